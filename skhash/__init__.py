@@ -1,0 +1,40 @@
+"""skhash: learning to hash images and vectors with the scikit-learn API.
+
+Classic hashers are imported eagerly; the deep hashers (``SCAE``, ``DSBH``, ``DPHB``, ``DAHP``)
+live in :mod:`skhash.deep` and are loaded on first use, so ``import skhash`` never imports torch.
+"""
+
+import importlib
+
+from .base import BaseHasher
+from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
+from .index import HammingIndex
+
+__version__ = "0.1.0.dev0"
+
+_DEEP_HASHERS = ("SCAE", "DSBH", "DPHB", "DAHP")
+_LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
+
+__all__ = [
+    "BaseHasher",
+    "HammingIndex",
+    "ITQ",
+    "KMeansHashing",
+    "LSH",
+    "PCAHashing",
+    "SpectralHashing",
+    *_DEEP_HASHERS,
+    *_LAZY_SUBMODULES,
+]
+
+
+def __getattr__(name):
+    if name in _DEEP_HASHERS:
+        return getattr(importlib.import_module(".deep", __name__), name)
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

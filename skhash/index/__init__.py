@@ -1,0 +1,6 @@
+"""Exact Hamming search over packed binary codes."""
+
+from ._hamming_index import HammingIndex, hamming_distances
+from ._packing import check_codes, pack_codes, unpack_codes
+
+__all__ = ["HammingIndex", "check_codes", "hamming_distances", "pack_codes", "unpack_codes"]
