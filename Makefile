@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Here, pip finds the CPU build torch==2.13.0 on local disk (--no-index: no download).
-# Elsewhere that fails fast and pip installs whatever torch your own pip configuration gives
-# (set TORCH_SPEC, e.g. TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu").
+# PyTorch: a CPU build where one lies on local disk, else what the user's pip gives.
+# Here, pip finds the CPU wheel torch==2.13.0 without any download (probed with --no-index);
+# elsewhere that probe fails at once and pip installs TORCH_SPEC as the user's configuration
+# resolves it (e.g. make setup TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu").
 LOCAL_TORCH ?= torch==2.13.0
-TORCH_SPEC ?= torch>=2.2
+TORCH_SPEC ?= "torch>=2.2"
 
 .PHONY: setup demo test test-slow lint format docs bench clean
 
@@ -15,8 +16,9 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null \
-	  || $(BIN)/pip install -q --no-index "$(LOCAL_TORCH)" 2>/dev/null \
-	  || $(BIN)/pip install -q $(TORCH_SPEC)
+	  || if $(BIN)/pip install -q --dry-run --no-index --no-deps "$(LOCAL_TORCH)" >/dev/null 2>&1; \
+	     then $(BIN)/pip install -q "$(LOCAL_TORCH)"; \
+	     else $(BIN)/pip install -q $(TORCH_SPEC); fi
 	$(BIN)/pip install -q -e ".[deep,dev]"
 	touch $@
 
