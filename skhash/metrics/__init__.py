@@ -1,0 +1,26 @@
+"""Retrieval metrics for Hamming ranking, and scorers for model selection.
+
+Every metric takes ``(y_query, y_database, distances, ...)``: the labels of the queries and of
+the database (1-D class labels, or binary indicator matrices for multi-label data; an item is
+relevant to a query when they share a label) and the ``(n_queries, n_database)`` integer
+Hamming distance matrix, e.g. from ``hasher.hamming_distances(X)``. The database is ranked by
+distance, ties in database order, unless ``tie_aware=True``.
+"""
+
+from ._radius import precision_recall_curve, precision_within_radius
+from ._ranking import average_precision, mean_average_precision, precision_at_k, recall_at_k
+from ._report import retrieval_report
+from ._scorer import get_retrieval_scorer, make_retrieval_scorer, query_time
+
+__all__ = [
+    "average_precision",
+    "get_retrieval_scorer",
+    "make_retrieval_scorer",
+    "mean_average_precision",
+    "precision_at_k",
+    "precision_recall_curve",
+    "precision_within_radius",
+    "query_time",
+    "recall_at_k",
+    "retrieval_report",
+]
