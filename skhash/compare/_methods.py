@@ -1,0 +1,146 @@
+"""The hashers a comparison knows by name, and their teaching-friendly defaults."""
+
+import importlib
+import logging
+from collections.abc import Mapping
+
+from sklearn.base import clone
+
+logger = logging.getLogger("skhash.compare")
+
+CLASSIC_METHODS = ("LSH", "PCAH", "ITQ", "SH", "KMH")
+DEEP_METHODS = ("SCAE", "DSBH", "DPHB", "DAHP")
+
+_CLASSES = {
+    "LSH": "LSH",
+    "PCAH": "PCAHashing",
+    "ITQ": "ITQ",
+    "SH": "SpectralHashing",
+    "KMH": "KMeansHashing",
+    "SCAE": "SCAE",
+    "DSBH": "DSBH",
+    "DPHB": "DPHB",
+    "DAHP": "DAHP",
+}
+_ALIASES = {name.lower(): name for name in _CLASSES} | {
+    cls.lower(): name for name, cls in _CLASSES.items()
+}
+
+# Short trainings for the deep hashers, chosen so that comparing all nine methods on the
+# digits at three code lengths takes a few minutes on two CPU cores. They show how the methods
+# behave, not what they reach after a full training (hundreds of epochs on a GPU).
+DEEP_DEFAULTS = {
+    "SCAE": {"max_epochs": 5, "batch_size": 64},
+    "DSBH": {"max_epochs": 10, "batch_size": 64},
+    "DPHB": {"max_epochs": 3, "batch_size": 64},
+    "DAHP": {"max_epochs": 1, "batch_size": 64},
+}
+QUICK_DEEP_DEFAULTS = {name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS}
+
+
+def torch_available():
+    """Whether the deep hashers can be used: torch and :mod:`skhash.deep` are installed."""
+    return (
+        importlib.util.find_spec("torch") is not None
+        and importlib.util.find_spec("skhash.deep") is not None
+    )
+
+
+def _canonical(name):
+    key = str(name).strip().lower()
+    if key not in _ALIASES:
+        known = ", ".join(_CLASSES)
+        raise ValueError(f"Unknown method {name!r}; known methods are {known} (or 'all').")
+    return _ALIASES[key]
+
+
+def make_method(name, *, quick=False, device=None):
+    """A hasher with the comparison's defaults, from its short name.
+
+    Parameters
+    ----------
+    name : str
+        ``"LSH"``, ``"PCAH"``, ``"ITQ"``, ``"SH"``, ``"KMH"``, ``"SCAE"``, ``"DSBH"``,
+        ``"DPHB"`` or ``"DAHP"`` (any case), or a class name such as ``"SpectralHashing"``.
+    quick : bool, default=False
+        Deep hashers train for a single epoch.
+    device : str, default=None
+        Device of the deep hashers; None keeps their default.
+
+    Returns
+    -------
+    estimator : BaseHasher
+    """
+    name = _canonical(name)
+    if name in CLASSIC_METHODS:
+        return getattr(importlib.import_module("skhash.classic"), _CLASSES[name])()
+    if not torch_available():
+        raise ImportError(f"{name} is a deep hasher and needs torch: pip install 'skhash[deep]'.")
+    estimator = getattr(importlib.import_module("skhash.deep"), _CLASSES[name])()
+    params = dict((QUICK_DEEP_DEFAULTS if quick else DEEP_DEFAULTS)[name])
+    if device is not None:
+        params["device"] = device
+    supported = estimator.get_params()
+    return estimator.set_params(**{k: v for k, v in params.items() if k in supported})
+
+
+def family_of(estimator):
+    """``"deep"`` for the torch hashers of :mod:`skhash.deep`, ``"classic"`` otherwise."""
+    module = type(estimator).__module__
+    return "deep" if module.startswith("skhash.deep") or "torch" in module else "classic"
+
+
+def _short_name(estimator):
+    cls = type(estimator).__name__
+    for short, full in _CLASSES.items():
+        if full == cls:
+            return short
+    return cls
+
+
+def resolve_methods(methods, *, quick=False, device=None):
+    """Named, unfitted estimators from ``"all"``, names, estimators or a mapping.
+
+    Returns
+    -------
+    methods : dict of str to estimator
+        In the order given; names are unique.
+    """
+    if isinstance(methods, str) and methods.lower() in ("all", "classic", "deep"):
+        which = methods.lower()
+        names = []
+        if which in ("all", "classic"):
+            names += CLASSIC_METHODS
+        if which in ("all", "deep"):
+            if torch_available():
+                names += DEEP_METHODS
+            elif which == "deep":
+                raise ImportError("The deep hashers need torch: pip install 'skhash[deep]'.")
+            else:
+                logger.warning(
+                    "torch (or skhash.deep) is not installed: comparing the classic hashers "
+                    "only (pip install 'skhash[deep]' for the deep ones)."
+                )
+        return {name: make_method(name, quick=quick, device=device) for name in names}
+    if isinstance(methods, str) or not isinstance(methods, Mapping | list | tuple):
+        methods = [methods]
+    items = methods.items() if isinstance(methods, Mapping) else [(None, m) for m in methods]
+    resolved = {}
+    for label, method in items:
+        if isinstance(method, str):
+            estimator = make_method(method, quick=quick, device=device)
+            label = label or _canonical(method)
+        elif hasattr(method, "fit") and hasattr(method, "transform"):
+            estimator = clone(method)
+            label = label or _short_name(method)
+        else:
+            raise ValueError(
+                f"methods must hold names or hasher estimators; got {type(method).__name__}."
+            )
+        base, n = str(label), 2
+        while label in resolved:
+            label, n = f"{base}-{n}", n + 1
+        resolved[label] = estimator
+    if not resolved:
+        raise ValueError("methods is empty: give at least one method.")
+    return resolved

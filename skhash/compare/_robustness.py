@@ -1,0 +1,288 @@
+"""Robustness of hashers to perturbed queries: noise, rotation, crop, brightness."""
+
+import logging
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+from sklearn.utils import check_random_state
+
+from ..datasets import make_retrieval_split
+from ..index import HammingIndex
+from ..metrics import mean_average_precision
+from ._compare import _with_params, check_n_bits, prepare_data
+from ._methods import family_of, resolve_methods
+from ._protocol import RetrievalProtocol
+
+__all__ = ["PERTURBATIONS", "perturb", "robustness"]
+
+logger = logging.getLogger("skhash.compare")
+
+#: Default strengths of each perturbation: noise and brightness as a fraction of the pixel
+#: range, rotation in degrees, crop as the fraction of each side cut away.
+PERTURBATIONS = {
+    "noise": (0.05, 0.1, 0.2),
+    "rotation": (5.0, 15.0, 30.0),
+    "crop": (0.1, 0.2, 0.3),
+    "brightness": (0.1, 0.2, 0.4),
+}
+
+
+def _as_images(X, image_shape):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim in (3, 4):
+        return X, X.shape
+    if X.ndim != 2:
+        raise ValueError(f"X must be images or flat vectors; got shape {X.shape}.")
+    if image_shape is None:
+        side = int(round(np.sqrt(X.shape[1])))
+        if side * side != X.shape[1]:
+            raise ValueError(
+                f"Cannot tell the image shape of {X.shape[1]} features: pass image_shape."
+            )
+        image_shape = (side, side)
+    return X.reshape(len(X), *image_shape), X.shape
+
+
+def _crop_resize(image, strength, rng):
+    """Keep a random window ``1 - strength`` of each side, resampled to the full size.
+
+    The window has a continuous size and position (bilinear sampling), so that every strength
+    gives a different crop even on 8x8 images.
+    """
+    height, width = image.shape[-2:]
+    grids = []
+    for size in (height, width):
+        window = size * (1.0 - strength)
+        start = rng.uniform(0.0, size - window)
+        grids.append(start + (np.arange(size) + 0.5) * window / size - 0.5)
+    rows, cols = np.meshgrid(*grids, indexing="ij")
+    planes = image.reshape(-1, height, width)
+    out = [ndimage.map_coordinates(p, [rows, cols], order=1, mode="nearest") for p in planes]
+    return np.reshape(out, image.shape)
+
+
+def perturb(X, kind, strength, *, image_shape=None, value_range=None, random_state=None):
+    """Perturb images as a query might be in the wild.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, H, W), (n, C, H, W) or (n, H * W)
+        Images (flat vectors are reshaped with ``image_shape``, or to a square).
+    kind : {"noise", "rotation", "crop", "brightness"}
+        ``"noise"``: add Gaussian noise of standard deviation ``strength`` times the pixel
+        range. ``"rotation"``: rotate by ``strength`` degrees, clockwise or not at random.
+        ``"crop"``: cut a random window ``1 - strength`` of each side and resize it back.
+        ``"brightness"``: add ``strength`` times the pixel range.
+    strength : float
+        Non-negative; 0 returns an unchanged copy.
+    image_shape : tuple of int, default=None
+        Shape of one image when ``X`` holds flat vectors.
+    value_range : (float, float), default=None
+        Pixel range ``(low, high)``; results are clipped to it. Default: the min and max of
+        ``X``.
+    random_state : int, RandomState instance or None, default=None
+        Draws the noise, rotation signs and crop windows.
+
+    Returns
+    -------
+    X_perturbed : ndarray of the shape of ``X``, dtype float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash.compare import perturb
+    >>> images = np.zeros((2, 8, 8))
+    >>> images[:, 2:6, 2:6] = 1.0
+    >>> perturb(images, "brightness", 0.25).max()
+    np.float64(1.0)
+    >>> bool(np.array_equal(perturb(images, "rotation", 0.0), images))
+    True
+    >>> perturb(images, "crop", 0.25, random_state=0).shape
+    (2, 8, 8)
+    """
+    if kind not in PERTURBATIONS:
+        raise ValueError(f"kind must be one of {sorted(PERTURBATIONS)}; got {kind!r}.")
+    if isinstance(strength, bool) or not isinstance(strength, Real) or strength < 0:
+        raise ValueError(f"strength must be a non-negative number; got {strength!r}.")
+    if kind == "crop" and strength >= 1:
+        raise ValueError(f"crop strength is the fraction cut away, in [0, 1); got {strength}.")
+    images, shape = _as_images(X, image_shape)
+    low, high = (images.min(), images.max()) if value_range is None else value_range
+    span = float(high - low) or 1.0
+    if strength == 0:
+        return images.reshape(shape).copy()
+    rng = np.random.default_rng(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if kind == "noise":
+        out = images + rng.normal(0.0, strength * span, size=images.shape)
+    elif kind == "brightness":
+        out = images + strength * span
+    elif kind == "rotation":
+        out = np.empty_like(images)
+        signs = rng.choice([-1.0, 1.0], size=len(images))
+        for i, (image, sign) in enumerate(zip(images, signs, strict=True)):
+            out[i] = ndimage.rotate(
+                image, sign * strength, axes=(-2, -1), reshape=False, order=1, cval=low
+            )
+    else:
+        out = np.stack([_crop_resize(image, strength, rng) for image in images])
+    return np.clip(out, low, high).reshape(shape)
+
+
+def _check_perturbations(perturbations):
+    if perturbations is None:
+        return {kind: tuple(values) for kind, values in PERTURBATIONS.items()}
+    out = {}
+    for kind, values in dict(perturbations).items():
+        if kind not in PERTURBATIONS:
+            raise ValueError(f"Unknown perturbation {kind!r}; known: {sorted(PERTURBATIONS)}.")
+        out[kind] = tuple(np.atleast_1d(values).tolist())
+    return out
+
+
+def _query_map(hasher, index, queries, y_query, y_database, family):
+    if family != "deep":
+        queries = queries.reshape(len(queries), -1)
+    distances = index.distances(hasher.transform(queries))
+    return mean_average_precision(y_query, y_database, distances)
+
+
+def robustness(
+    methods="classic",
+    X=None,
+    y=None,
+    *,
+    n_bits=32,
+    perturbations=None,
+    protocol="auto",
+    image_shape=None,
+    quick=False,
+    device=None,
+    random_state=None,
+    verbose=0,
+):
+    """mAP of each method when the queries are perturbed, and its drop from the clean mAP.
+
+    Each method learns from clean training images and indexes the clean database; the same
+    perturbed queries are then ranked by every method. The drop is ``clean mAP - perturbed
+    mAP`` (positive when the perturbation hurts).
+
+    Parameters
+    ----------
+    methods : "all", "classic", "deep", list or dict, default="classic"
+        As in :func:`compare`.
+    X : array-like of shape (n, H, W), (n, C, H, W) or (n, H * W)
+        Images (flat vectors are reshaped with ``image_shape``, or to a square).
+    y : array-like of shape (n_samples,)
+        Labels.
+    n_bits : int or sequence of int, default=32
+        Code lengths.
+    perturbations : dict of str to sequence of float, default=None
+        Perturbation kinds (see :func:`perturb`) and their strengths; None uses
+        :data:`PERTURBATIONS`.
+    protocol : "auto" or RetrievalProtocol, default="auto"
+        Query / training / database split, as in :func:`compare`.
+    image_shape : tuple of int, default=None
+        Shape of one image when ``X`` holds flat vectors.
+    quick, device : see :func:`compare`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the splits, the hashers and the perturbations.
+    verbose : int, default=0
+        1 shows a progress bar.
+
+    Returns
+    -------
+    drops : pandas.DataFrame
+        One row per (method, bits, repeat, perturbation, strength): ``method``, ``family``,
+        ``bits``, ``repeat``, ``perturbation``, ``strength``, ``clean_mAP``, ``mAP``,
+        ``mAP_drop`` and ``relative_drop`` (drop / clean mAP).
+
+    See Also
+    --------
+    perturb : The perturbations.
+    compare : Clean retrieval quality, times and curves.
+
+    Examples
+    --------
+    >>> from skhash.compare import robustness
+    >>> from skhash.datasets import load_digits
+    >>> X, y = load_digits(as_images=True, return_X_y=True)
+    >>> drops = robustness(["ITQ"], X, y, n_bits=16, perturbations={"noise": [0.0, 0.3]},
+    ...                    random_state=0)
+    >>> drops[["perturbation", "strength"]].values.tolist()
+    [['noise', 0.0], ['noise', 0.3]]
+    >>> float(drops["mAP_drop"].iloc[0])
+    0.0
+    """
+    n_bits = check_n_bits(n_bits)
+    perturbations = _check_perturbations(perturbations)
+    if X is None:
+        raise ValueError("robustness() needs images X (and labels y).")
+    resolved = resolve_methods(methods, quick=quick, device=device)
+    images, _ = _as_images(X, image_shape)
+    vectors, images, y = prepare_data(images, y)
+    value_range = (float(images.min()), float(images.max()))
+    if protocol == "auto" or protocol is None:
+        protocol = RetrievalProtocol.auto(len(y))
+    elif not isinstance(protocol, RetrievalProtocol):
+        raise ValueError(f"protocol must be 'auto' or a RetrievalProtocol; got {protocol!r}.")
+    n_query, n_train = protocol.resolve(len(y))
+    rng = check_random_state(random_state)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=protocol.n_repeats)
+
+    progress = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        total = protocol.n_repeats * len(resolved) * len(n_bits)
+        progress = tqdm(total=total, desc="robustness", unit="fit")
+    rows = []
+    try:
+        for repeat, seed in enumerate(int(s) for s in seeds):
+            split = make_retrieval_split(
+                np.arange(len(y)),
+                y,
+                n_query=n_query,
+                n_train=n_train,
+                random_state=seed,
+                stratify=y.ndim == 1,
+            )
+            q, tr, db = split.query_indices, split.train_indices, split.database_indices
+            perturbed = {
+                (kind, s): perturb(
+                    images[q], kind, s, value_range=value_range, random_state=seed + j
+                )
+                for j, (kind, values) in enumerate(perturbations.items())
+                for s in values
+            }
+            for name, estimator in resolved.items():
+                family = family_of(estimator)
+                data = images if family == "deep" else vectors
+                for bits in n_bits:
+                    hasher = _with_params(estimator, bits, seed).fit(data[tr], y[tr])
+                    index = HammingIndex().fit(hasher.transform(data[db]))
+
+                    clean = _query_map(hasher, index, images[q], y[q], y[db], family)
+                    for (kind, strength), queries in perturbed.items():
+                        value = _query_map(hasher, index, queries, y[q], y[db], family)
+                        rows.append(
+                            {
+                                "method": name,
+                                "family": family,
+                                "bits": bits,
+                                "repeat": repeat,
+                                "perturbation": kind,
+                                "strength": float(strength),
+                                "clean_mAP": clean,
+                                "mAP": value,
+                                "mAP_drop": clean - value,
+                                "relative_drop": (clean - value) / clean if clean else 0.0,
+                            }
+                        )
+                    if progress is not None:
+                        progress.update()
+    finally:
+        if progress is not None:
+            progress.close()
+    return pd.DataFrame(rows)
