@@ -11,8 +11,12 @@ from sklearn.utils import check_random_state
 
 from ..datasets import make_retrieval_split
 from ..index import HammingIndex
-from ..metrics import mean_average_precision, precision_at_k
-from ._curves import precision_recall_curve, precision_within_radius
+from ..metrics import (
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_curve,
+    precision_within_radius,
+)
 from ._methods import family_of, resolve_methods
 from ._protocol import RetrievalProtocol
 from ._result import METRICS, ComparisonResult
@@ -112,7 +116,9 @@ def _evaluate(hasher, data, y, split, *, k, radius, curve_ks):
         "encode_ms_per_sample": 1e3 * encode_time / (len(db) + len(q)),
         "query_ms_per_query": 1e3 * query_time / len(q),
     }
-    precision, recall, radii = precision_recall_curve(y_query, y_db, distances)
+    precision, recall, radii = precision_recall_curve(
+        y_query, y_db, distances, radii=np.arange(db_codes.shape[1] + 1)
+    )
     pr = pd.DataFrame({"curve": "pr", "x": radii, "precision": precision, "recall": recall})
     ks = np.asarray([v for v in curve_ks if v <= len(db)])
     pk = pd.DataFrame(
