@@ -279,7 +279,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         score : float
             Mean average precision in [0, 1].
         """
-        from .metrics import mean_average_precision
+        from .metrics import average_precision
 
         check_is_fitted(self, "index_")
         if self.database_labels_ is None:
@@ -288,9 +288,15 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             )
         codes = self.transform(X)
         y = check_labels(y, n_samples=len(codes), like=self.database_labels_)
-        return mean_average_precision(
-            y, self.database_labels_, self.index_.distances(codes), k=None
-        )
+        # Queries in chunks, so the distance matrix held at once stays near 64 MiB.
+        step = max(1, (64 * 2**20) // (8 * max(self.index_.n_indexed_, 1)))
+        per_query = [
+            average_precision(
+                y[i : i + step], self.database_labels_, self.index_.distances(codes[i : i + step])
+            )
+            for i in range(0, len(codes), step)
+        ]
+        return float(np.concatenate(per_query).mean())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
