@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	  || if $(BIN)/pip install -q --dry-run --no-index --no-deps "$(LOCAL_TORCH)" >/dev/null 2>&1; \
 	     then $(BIN)/pip install -q "$(LOCAL_TORCH)"; \
 	     else $(BIN)/pip install -q $(TORCH_SPEC); fi
-	$(BIN)/pip install -q -e ".[deep,dev]"
+	$(BIN)/pip install -q -e ".[deep,dask,dev]"
 	touch $@
 
 demo: setup
