@@ -12,7 +12,18 @@ from ._packing import check_codes, pack_codes, unpack_codes
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
-BACKENDS = {"auto", "numpy"}
+BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
+AUTO_MIH_MIN_SIZE = 50_000
+AUTO_MIH_COST_RATIO = 50
+
+
+def _exhaustive_module():
+    """The numba kernels when numba imports, else the numpy scan."""
+    try:
+        from . import _numba_search
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return _numpy_search
+    return _numba_search
 
 
 def _to_object_array(parts):
@@ -30,9 +41,16 @@ class HammingIndex(BaseEstimator):
 
     Parameters
     ----------
-    backend : {"auto", "numpy"}, default="auto"
-        Search implementation. ``"numpy"`` is the portable XOR + ``np.bitwise_count`` scan;
-        ``"auto"`` picks the fastest exact backend available.
+    backend : {"auto", "numba", "mih", "numpy", "torch"}, default="auto"
+        Search implementation; all return the same exact results.
+
+        - ``"numba"``: compiled exhaustive scan (fused XOR + popcount, counting top-k).
+        - ``"mih"``: multi-index hashing (Norouzi et al., 2012), sublinear for small radii
+          and small k on large databases; its tables are built on first use.
+        - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan.
+        - ``"torch"``: scan on a CUDA device with torch (optional dependency).
+        - ``"auto"``: multi-index hashing when its expected cost on uniform random codes is
+          well below a scan (large database, small radius or k), else ``"numba"``.
     n_jobs : int, default=None
         Threads for backends that use them; ``None`` means 1 and ``-1`` all cores.
     memory_budget : int, default=64 MiB
@@ -93,6 +111,7 @@ class HammingIndex(BaseEstimator):
         self.n_bits_ = codes.shape[1]
         self.packed_codes_ = pack_codes(codes)
         self.n_indexed_ = len(self.packed_codes_)
+        self._mih = None
         return self
 
     def add(self, codes):
@@ -101,7 +120,20 @@ class HammingIndex(BaseEstimator):
         codes = check_codes(codes, n_bits=self.n_bits_)
         self.packed_codes_ = np.concatenate([self.packed_codes_, pack_codes(codes)])
         self.n_indexed_ = len(self.packed_codes_)
+        self._mih = None  # multi-index tables are rebuilt on next use
         return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_mih", None)  # plain numpy, but large: rebuilt on first use
+        return state
+
+    @property
+    def nbytes(self):
+        """Memory held by the index in bytes: packed codes plus multi-index tables if built."""
+        check_is_fitted(self)
+        mih = getattr(self, "_mih", None)
+        return self.packed_codes_.nbytes + (mih.nbytes if mih is not None else 0)
 
     @property
     def codes_(self):
@@ -142,8 +174,9 @@ class HammingIndex(BaseEstimator):
                 f"Expected n_neighbors <= n_indexed, the database size; got "
                 f"n_neighbors={n_neighbors}, n_indexed={self.n_indexed_}."
             )
-        dist, ind = self._search_backend().knn_search(
-            queries, self.packed_codes_, int(n_neighbors), self.memory_budget
+        backend = self._search_backend(n_neighbors=int(n_neighbors))
+        dist, ind = backend.knn_search(
+            queries, self.packed_codes_, int(n_neighbors), self.memory_budget, n_jobs=self.n_jobs
         )
         return (dist, ind) if return_distance else ind
 
@@ -171,8 +204,10 @@ class HammingIndex(BaseEstimator):
             raise TypeError(f"radius must be a number; got {radius!r}.")
         if not np.isfinite(radius) or radius < 0:
             raise ValueError(f"radius must be a finite number >= 0; got {radius}.")
-        dist, ind = self._search_backend().radius_search(
-            queries, self.packed_codes_, int(np.floor(radius)), self.memory_budget
+        radius = int(min(np.floor(radius), self.n_bits_))
+        backend = self._search_backend(radius=radius)
+        dist, ind = backend.radius_search(
+            queries, self.packed_codes_, radius, self.memory_budget, n_jobs=self.n_jobs
         )
         ind = _to_object_array(ind)
         return (_to_object_array(dist), ind) if return_distance else ind
@@ -185,10 +220,51 @@ class HammingIndex(BaseEstimator):
         distances : ndarray of shape (n_queries, n_indexed), dtype int32
         """
         queries = self._pack_queries(codes)
-        return _numpy_search.pairwise_distances(queries, self.packed_codes_, self.memory_budget)
+        backend = self._search_backend(exhaustive=True)
+        return backend.pairwise_distances(
+            queries, self.packed_codes_, self.memory_budget, n_jobs=self.n_jobs
+        )
 
-    def _search_backend(self):
-        return _numpy_search
+    def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
+        """Name of the backend that answers a search (resolves ``"auto"``)."""
+        if self.backend == "auto":
+            if not exhaustive and self._mih_pays(radius, n_neighbors):
+                return "mih"
+            return "numba"
+        if self.backend == "mih" and exhaustive:
+            return "numba"
+        return self.backend
+
+    def _search_backend(self, radius=None, n_neighbors=None, exhaustive=False):
+        """The object answering a search: a module, or the multi-index tables."""
+        backend = self._backend_name(radius, n_neighbors, exhaustive)
+        if backend == "numpy":
+            return _numpy_search
+        if backend == "numba":
+            return _exhaustive_module()
+        if backend == "torch":
+            from . import _torch_search
+
+            return _torch_search
+        if getattr(self, "_mih", None) is None:
+            from ._mih import MultiIndexHashing
+
+            self._mih = MultiIndexHashing(self.packed_codes_, self.n_bits_)
+        return self._mih
+
+    def _mih_pays(self, radius, n_neighbors):
+        """Whether multi-index hashing is expected to beat a scan by a wide margin."""
+        if self.n_indexed_ < AUTO_MIH_MIN_SIZE:
+            return False
+        from ._mih import expected_cost, expected_kth_distance, substring_widths
+
+        if radius is None:
+            radius = expected_kth_distance(self.n_bits_, self.n_indexed_, n_neighbors)
+        widths = substring_widths(self.n_bits_, self.n_indexed_)
+        # a probe or a candidate costs a cache miss, ~AUTO_MIH_COST_RATIO scanned codes
+        return expected_cost(widths, self.n_indexed_, radius) * AUTO_MIH_COST_RATIO < (
+            self.n_indexed_
+        )
 
 
 @validate_params(
@@ -216,4 +292,4 @@ def hamming_distances(codes_a, codes_b):
     """
     codes_b = check_codes(codes_b, name="codes_b")
     codes_a = check_codes(codes_a, n_bits=codes_b.shape[1], name="codes_a")
-    return _numpy_search.pairwise_distances(pack_codes(codes_a), pack_codes(codes_b))
+    return _exhaustive_module().pairwise_distances(pack_codes(codes_a), pack_codes(codes_b))

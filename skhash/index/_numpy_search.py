@@ -2,7 +2,8 @@
 
 Every function takes packed ``uint64`` codes (see :func:`skhash.index.pack_codes`) and returns
 exact results with ties broken by database order. Working memory stays under
-``memory_budget`` bytes whatever the number of queries and database items.
+``memory_budget`` bytes whatever the number of queries and database items. ``n_jobs`` is
+accepted for a signature shared with the other backends and ignored (single thread).
 """
 
 import numpy as np
@@ -31,7 +32,9 @@ def block_distances(query_words, database_words):
     return np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
 
 
-def pairwise_distances(query_words, database_words, memory_budget=DEFAULT_MEMORY_BUDGET):
+def pairwise_distances(
+    query_words, database_words, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None
+):
     """Full ``(n_queries, n_database)`` Hamming distance matrix (int32)."""
     n_q, n_d = len(query_words), len(database_words)
     out = np.empty((n_q, n_d), dtype=np.int32)
@@ -40,7 +43,7 @@ def pairwise_distances(query_words, database_words, memory_budget=DEFAULT_MEMORY
     return out
 
 
-def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDGET):
+def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
     """Exact k nearest neighbours: ``(distances int32, indices int64)``, each (n_queries, k).
 
     Sorting is on the key ``distance * n_database + index``, so ties go to the lower index.
@@ -58,7 +61,9 @@ def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDG
     return (best // n_d).astype(np.int32), best % n_d
 
 
-def radius_search(query_words, database_words, radius, memory_budget=DEFAULT_MEMORY_BUDGET):
+def radius_search(
+    query_words, database_words, radius, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None
+):
     """All database items within ``radius`` of each query, nearest first, ties by index.
 
     Returns two lists of length n_queries: int32 distances and int64 indices.

@@ -1,0 +1,289 @@
+"""Tests for skhash.index: every backend against brute force, ties, add, pickle, errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skhash.index import (
+    HammingIndex,
+    _numba_search,
+    _numpy_search,
+    check_codes,
+    hamming_distances,
+    pack_codes,
+    unpack_codes,
+)
+from skhash.index._mih import MultiIndexHashing, substring_widths
+
+EXACT_BACKENDS = ["numpy", "numba", "mih"]
+
+
+def brute_force(database, queries):
+    """Distance matrix and, per query, all indices sorted by (distance, index)."""
+    dist = (queries[:, None, :] != database[None, :, :]).sum(axis=2).astype(np.int32)
+    order = np.argsort(dist, axis=1, kind="stable")
+    return dist, order
+
+
+def random_codes(rng, n, n_bits, n_distinct=None):
+    """Random codes; with ``n_distinct`` only that many distinct codes, so many ties."""
+    if n_distinct is None:
+        return rng.integers(0, 2, size=(n, n_bits), dtype=np.uint8)
+    pool = rng.integers(0, 2, size=(n_distinct, n_bits), dtype=np.uint8)
+    return pool[rng.integers(0, n_distinct, size=n)]
+
+
+@st.composite
+def search_problems(draw):
+    n_bits = draw(st.sampled_from([1, 3, 8, 31, 64, 65, 100, 128, 130, 256]))
+    n_db = draw(st.integers(1, 300))
+    n_q = draw(st.integers(1, 12))
+    distinct = draw(st.sampled_from([None, 1, 3, 17]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    database = random_codes(rng, n_db, n_bits, distinct)
+    queries = random_codes(rng, n_q, n_bits, distinct)
+    k = draw(st.integers(1, n_db))
+    radius = draw(st.integers(0, min(n_bits, 12)))
+    return database, queries, k, radius
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=search_problems())
+def test_backends_match_brute_force(backend, problem):
+    database, queries, k, radius = problem
+    dist, order = brute_force(database, queries)
+    index = HammingIndex(backend=backend, n_jobs=2).fit(database)
+
+    got_d, got_i = index.kneighbors(queries, n_neighbors=k)
+    assert got_d.dtype == np.int32 and got_i.dtype == np.int64
+    np.testing.assert_array_equal(got_i, order[:, :k])
+    np.testing.assert_array_equal(got_d, np.take_along_axis(dist, order[:, :k], axis=1))
+
+    got_d, got_i = index.radius_neighbors(queries, radius=radius)
+    for q in range(len(queries)):
+        expected = order[q][dist[q][order[q]] <= radius]
+        np.testing.assert_array_equal(got_i[q], expected)
+        np.testing.assert_array_equal(got_d[q], dist[q][expected])
+        assert got_d[q].dtype == np.int32 and got_i[q].dtype == np.int64
+
+    np.testing.assert_array_equal(index.distances(queries), dist)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("n_substrings", [4, 9, 14])
+def test_mih_layouts_match_scan(dense, n_substrings):
+    rng = np.random.default_rng(n_substrings)
+    database = pack_codes(random_codes(rng, 700, 70, n_distinct=300))
+    queries = pack_codes(random_codes(rng, 20, 70))
+    queries[:10] = database[:10] ^ np.uint64(0b101)
+    mih = MultiIndexHashing(database, 70, n_substrings=n_substrings, dense=dense)
+    for k in (1, 9, 700):
+        for got, want in zip(
+            mih.knn_search(queries, database, k),
+            _numpy_search.knn_search(queries, database, k),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(got, want)
+    for radius in (0, 2, 7, 16):
+        got = mih.radius_search(queries, database, radius, memory_budget=4096)
+        want = _numpy_search.radius_search(queries, database, radius)
+        for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_substring_widths():
+    widths = substring_widths(64, 10_000_000)
+    assert widths.sum() == 64 and len(widths) == 3 and widths.max() - widths.min() <= 1
+    assert substring_widths(256, 2).max() <= 32 and substring_widths(5, 10**9).sum() == 5
+
+
+def test_ties_by_database_order():
+    database = np.array([[1, 1, 0], [0, 0, 0], [1, 1, 0], [0, 0, 1], [1, 1, 0]], np.uint8)
+    for backend in EXACT_BACKENDS:
+        index = HammingIndex(backend=backend).fit(database)
+        dist, ind = index.kneighbors([[1, 1, 0]], n_neighbors=4)
+        np.testing.assert_array_equal(ind, [[0, 2, 4, 1]])
+        np.testing.assert_array_equal(dist, [[0, 0, 0, 2]])
+        ind = index.radius_neighbors([[1, 1, 1]], radius=2, return_distance=False)
+        np.testing.assert_array_equal(ind[0], [0, 2, 4, 3])
+        dist, ind = index.radius_neighbors([[1, 0, 1]], radius=0)
+        assert ind[0].shape == (0,) and dist[0].dtype == np.int32
+
+
+@pytest.mark.parametrize("backend", ["auto", *EXACT_BACKENDS])
+def test_add_then_search(backend):
+    rng = np.random.default_rng(0)
+    first, second = random_codes(rng, 50, 40), random_codes(rng, 30, 40)
+    queries = random_codes(rng, 5, 40)
+    index = HammingIndex(backend=backend).fit(first)
+    index.kneighbors(queries, n_neighbors=3)  # builds the multi-index tables, if any
+    index.add(second)
+    assert index.n_indexed_ == 80
+    np.testing.assert_array_equal(index.codes_, np.vstack([first, second]))
+    dist, order = brute_force(np.vstack([first, second]), queries)
+    np.testing.assert_array_equal(index.kneighbors(queries, 80, return_distance=False), order)
+    ind = index.radius_neighbors(queries, radius=15, return_distance=False)
+    for q in range(5):
+        np.testing.assert_array_equal(ind[q], order[q][dist[q][order[q]] <= 15])
+
+
+def test_empty_database_and_large_k():
+    index = HammingIndex().fit(np.zeros((0, 8), np.uint8))
+    dist, ind = index.radius_neighbors(np.ones((2, 8), np.uint8), radius=3)
+    assert [len(i) for i in ind] == [0, 0]
+    with pytest.raises(ValueError, match="n_neighbors <= n_indexed"):
+        index.kneighbors(np.ones((1, 8), np.uint8), n_neighbors=1)
+
+
+def test_numpy_blocks_respect_memory_budget(monkeypatch):
+    seen = []
+    original = _numpy_search.block_distances
+
+    def spy(query_words, database_words):
+        seen.append(len(query_words) * len(database_words) * (8 * query_words.shape[1] + 16))
+        return original(query_words, database_words)
+
+    monkeypatch.setattr(_numpy_search, "block_distances", spy)
+    rng = np.random.default_rng(0)
+    database, queries = random_codes(rng, 3000, 64), random_codes(rng, 40, 64)
+    index = HammingIndex(backend="numpy", memory_budget=20_000).fit(database)
+    dist, order = brute_force(database, queries)
+    np.testing.assert_array_equal(
+        index.kneighbors(queries, 5, return_distance=False), order[:, :5]
+    )
+    index.radius_neighbors(queries, radius=20)
+    assert len(seen) > 10 and max(seen) <= 20_000
+
+
+def test_numba_small_budget_and_overflowing_radius():
+    rng = np.random.default_rng(1)
+    database, queries = (
+        pack_codes(random_codes(rng, 500, 16)),
+        pack_codes(random_codes(rng, 9, 16)),
+    )
+    got = _numba_search.radius_search(queries, database, 16, memory_budget=2048)
+    want = _numpy_search.radius_search(queries, database, 16)
+    assert all(len(i) == 500 for i in got[1])
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+    got = _numba_search.knn_search(queries, database, 500, memory_budget=1024, n_jobs=-1)
+    for g, w in zip(got, _numpy_search.knn_search(queries, database, 500), strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_threads_restored():
+    import numba
+
+    before = numba.get_num_threads()
+    rng = np.random.default_rng(0)
+    HammingIndex(backend="numba", n_jobs=1).fit(random_codes(rng, 20, 8)).kneighbors(
+        random_codes(rng, 3, 8), 2
+    )
+    assert numba.get_num_threads() == before
+
+
+def test_auto_picks_mih_only_when_it_pays():
+    rng = np.random.default_rng(0)
+    index = HammingIndex().fit(random_codes(rng, 60_000, 64))
+    assert index._backend_name(radius=0) == "mih"
+    assert index._backend_name(radius=20) == "numba"
+    assert index._backend_name(n_neighbors=60_000) == "numba"
+    assert index._backend_name(radius=0, exhaustive=True) == "numba"
+    small = HammingIndex().fit(random_codes(rng, 100, 64))
+    assert small._backend_name(radius=0) == "numba"
+
+
+def test_pickle_round_trip_drops_tables():
+    rng = np.random.default_rng(0)
+    database, queries = random_codes(rng, 200, 48), random_codes(rng, 4, 48)
+    index = HammingIndex(backend="mih", n_jobs=2).fit(database)
+    before = index.kneighbors(queries, 7)
+    assert index._mih is not None and index.nbytes > index.packed_codes_.nbytes
+    clone = pickle.loads(pickle.dumps(index))
+    assert getattr(clone, "_mih", None) is None
+    for a, b in zip(before, clone.kneighbors(queries, 7), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert clone.get_params() == index.get_params()
+
+
+@pytest.mark.parametrize(
+    "kwargs, codes, error, match",
+    [
+        ({}, [[0, 2, 1]], ValueError, "only 0 and 1"),
+        ({}, [[0.5, 1.0]], ValueError, "only 0 and 1"),
+        ({}, [["a", "b"]], TypeError, "numbers"),
+        ({}, [0, 1, 1], ValueError, "2-D"),
+        ({"backend": "faiss"}, [[0, 1]], ValueError, "backend"),
+        ({"memory_budget": 10}, [[0, 1]], ValueError, "memory_budget"),
+    ],
+)
+def test_bad_fit_inputs(kwargs, codes, error, match):
+    with pytest.raises(error, match=match):
+        HammingIndex(**kwargs).fit(np.asarray(codes))
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_bad_search_inputs(backend):
+    index = HammingIndex(backend=backend).fit(np.eye(4, dtype=np.uint8))
+    with pytest.raises(ValueError, match="3 bits, but the index holds 4-bit"):
+        index.kneighbors(np.ones((1, 3), np.uint8), 1)
+    with pytest.raises(ValueError, match="n_neighbors <= n_indexed"):
+        index.kneighbors(np.ones((1, 4), np.uint8), 5)
+    with pytest.raises(ValueError, match="n_neighbors must be >= 1"):
+        index.kneighbors(np.ones((1, 4), np.uint8), 0)
+    with pytest.raises(TypeError, match="n_neighbors must be an integer"):
+        index.kneighbors(np.ones((1, 4), np.uint8), 2.0)
+    with pytest.raises(ValueError, match="radius must be"):
+        index.radius_neighbors(np.ones((1, 4), np.uint8), -1)
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        index.radius_neighbors(np.full((1, 4), 3), 1)
+    with pytest.raises(ValueError, match="3 bits"):
+        index.add(np.ones((2, 3), np.uint8))
+
+
+def test_torch_backend_errors_or_matches():
+    rng = np.random.default_rng(0)
+    database, queries = random_codes(rng, 60, 70, n_distinct=9), random_codes(rng, 5, 70)
+    index = HammingIndex(backend="torch").fit(database)
+    try:
+        import torch
+    except ImportError:
+        with pytest.raises(ImportError, match="needs PyTorch"):
+            index.kneighbors(queries, 3)
+        return
+    from skhash.index import _torch_search
+
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            index.kneighbors(queries, 3)
+    db, q = pack_codes(database), pack_codes(queries)
+    for k in (1, 60):
+        for got, want in zip(
+            _torch_search.knn_search(q, db, k, device="cpu"),
+            _numpy_search.knn_search(q, db, k),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(got, want)
+    got = _torch_search.radius_search(q, db, 30, memory_budget=2048, device="cpu")
+    want = _numpy_search.radius_search(q, db, 30)
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+    dist = _torch_search.pairwise_distances(q, db, device="cpu")
+    np.testing.assert_array_equal(dist, hamming_distances(queries, database))
+
+
+def test_packing_round_trip_and_check_codes():
+    rng = np.random.default_rng(0)
+    codes = random_codes(rng, 7, 130)
+    packed = pack_codes(codes)
+    assert packed.shape == (7, 3) and packed.dtype == np.uint64
+    np.testing.assert_array_equal(unpack_codes(packed, 130), codes)
+    assert check_codes(codes.astype(bool)).dtype == np.uint8
+    np.testing.assert_array_equal(
+        hamming_distances(codes, codes[:2]), brute_force(codes[:2], codes)[0]
+    )
