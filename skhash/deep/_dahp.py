@@ -97,7 +97,7 @@ class DAHP(BaseDeepHasher):
     augmentation : "auto", dict, Augmentation or None, default="auto"
         Training augmentation (see :class:`DSBH`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-    max_epochs : int, default=15
+    max_epochs : int, default=10
     batch_size : int, default=64
     lr : float, default=1e-3
     weight_decay : float, default=1e-5
@@ -173,7 +173,7 @@ class DAHP(BaseDeepHasher):
         pairwise_scale=None,
         augmentation="auto",
         device="auto",
-        max_epochs=15,
+        max_epochs=10,
         batch_size=64,
         lr=1e-3,
         weight_decay=1e-5,
