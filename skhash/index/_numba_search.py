@@ -167,23 +167,27 @@ def _knn_kernel(queries, database, k, capacity, group, out_d, out_i):
 def _radius_kernel(queries, database, radius, capacity, counts, buf_d, buf_i):
     """Hits within ``radius`` per query: counts all, stores the first ``capacity``."""
     n_q, n_d = queries.shape[0], database.shape[0]
-    for q in prange(n_q):
+    n_groups = (n_q + _Q_GROUP - 1) // _Q_GROUP
+    for g in prange(n_groups):
+        q0 = g * _Q_GROUP
+        q1 = min(q0 + _Q_GROUP, n_q)
         dist = np.empty(_DB_BLOCK, dtype=np.int64)
-        n_found = 0
+        for q in range(q0, q1):
+            counts[q] = 0
         for b0 in range(0, n_d, _DB_BLOCK):
             b1 = min(b0 + _DB_BLOCK, n_d)
-            _block_distances(queries[q], database, b0, b1, dist)
-            for s0 in range(0, b1 - b0, _SUB):
-                s1 = min(s0 + _SUB, b1 - b0)
-                if _count_below(dist, s0, s1, radius + 1) == 0:
-                    continue
-                for j in range(s0, s1):
-                    if dist[j] <= radius:
-                        if n_found < capacity:
-                            buf_d[q, n_found] = dist[j]
-                            buf_i[q, n_found] = b0 + j
-                        n_found += 1
-        counts[q] = n_found
+            for q in range(q0, q1):  # the block stays in cache for the group's queries
+                _block_distances(queries[q], database, b0, b1, dist)
+                for s0 in range(0, b1 - b0, _SUB):
+                    s1 = min(s0 + _SUB, b1 - b0)
+                    if _count_below(dist, s0, s1, radius + 1) == 0:
+                        continue
+                    for j in range(s0, s1):
+                        if dist[j] <= radius:
+                            if counts[q] < capacity:
+                                buf_d[q, counts[q]] = dist[j]
+                                buf_i[q, counts[q]] = b0 + j
+                            counts[q] += 1
 
 
 @_pjit
