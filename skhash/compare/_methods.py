@@ -31,9 +31,9 @@ _ALIASES = {name.lower(): name for name in _CLASSES} | {
 # behave, not what they reach after a full training (hundreds of epochs on a GPU).
 DEEP_DEFAULTS = {
     "SCAE": {"max_epochs": 5, "batch_size": 64},
-    "DSBH": {"max_epochs": 10, "batch_size": 64},
-    "DPHB": {"max_epochs": 3, "batch_size": 64},
-    "DAHP": {"max_epochs": 1, "batch_size": 64},
+    "DSBH": {"max_epochs": 5, "batch_size": 64},
+    "DPHB": {"max_epochs": 4, "batch_size": 64},
+    "DAHP": {"max_epochs": 2, "batch_size": 64},
 }
 QUICK_DEEP_DEFAULTS = {name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS}
 
