@@ -28,8 +28,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
     Subclasses that take other inputs than 2-D float arrays (images) override
     ``_validate_input``.
 
-    Attributes set by ``fit``
-    -------------------------
+    Attributes
+    ----------
     n_features_in_ : int
         Number of features seen during fit.
     index_ : HammingIndex

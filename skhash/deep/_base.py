@@ -182,14 +182,6 @@ class BaseDeepHasher(BaseHasher):
         return torch.nn.functional.one_hot(torch.as_tensor(inverse), len(self.classes_)).float()
 
     # -- fitting ----------------------------------------------------------------------
-    def _fit_and_index(self, X, y):
-        if y is None and self._requires_y():
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None: it "
-                "is a supervised hasher (1-D class labels or a 2-D label-indicator matrix)."
-            )
-        return super()._fit_and_index(X, y)
-
     def _warm(self, image_shape, n_classes):
         return (
             self.warm_start

@@ -32,7 +32,10 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
     """
     if y is None:
         if required:
-            raise ValueError(f"This hasher is supervised: {name} is required, got None.")
+            raise ValueError(
+                f"This hasher requires {name} to be passed, but the target {name} is None: it is "
+                "supervised (give 1-D class labels or a 2-D label-indicator matrix)."
+            )
         return None
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
