@@ -108,47 +108,107 @@ def _compact(buf_d, buf_i, size, counts, bound, k):
     return out
 
 
+_KNN_GROUP = 4  # queries scanned together: each database word is loaded once for four
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _group_distances(queries, database, start, stop, out, bounds, hits):
+    """Distances of four queries to ``database[start:stop]`` (into ``out[r, :]``).
+
+    Each database word is loaded once and compared with the four queries (register
+    blocking); ``hits[r]`` counts the distances below ``bounds[r]``, so the caller skips
+    sub-blocks with nothing to keep without looking at them item by item.
+    """
+    n_words = database.shape[1]
+    # int32 bounds, like the distances, so the comparisons vectorise without widening
+    e0, e1 = np.int32(bounds[0]), np.int32(bounds[1])
+    e2, e3 = np.int32(bounds[2]), np.int32(bounds[3])
+    h0 = h1 = h2 = h3 = 0
+    if n_words == 1:
+        a0, a1, a2, a3 = queries[0, 0], queries[1, 0], queries[2, 0], queries[3, 0]
+        for j in range(start, stop):
+            x = database[j, 0]
+            d0 = np.int32(_popcount(a0 ^ x))
+            d1 = np.int32(_popcount(a1 ^ x))
+            d2 = np.int32(_popcount(a2 ^ x))
+            d3 = np.int32(_popcount(a3 ^ x))
+            out[0, j - start], out[1, j - start] = d0, d1
+            out[2, j - start], out[3, j - start] = d2, d3
+            h0 += d0 < e0
+            h1 += d1 < e1
+            h2 += d2 < e2
+            h3 += d3 < e3
+    elif n_words == 2:
+        a0, a1, a2, a3 = queries[0, 0], queries[1, 0], queries[2, 0], queries[3, 0]
+        c0, c1, c2, c3 = queries[0, 1], queries[1, 1], queries[2, 1], queries[3, 1]
+        for j in range(start, stop):
+            x, y = database[j, 0], database[j, 1]
+            d0 = np.int32(_popcount(a0 ^ x) + _popcount(c0 ^ y))
+            d1 = np.int32(_popcount(a1 ^ x) + _popcount(c1 ^ y))
+            d2 = np.int32(_popcount(a2 ^ x) + _popcount(c2 ^ y))
+            d3 = np.int32(_popcount(a3 ^ x) + _popcount(c3 ^ y))
+            out[0, j - start], out[1, j - start] = d0, d1
+            out[2, j - start], out[3, j - start] = d2, d3
+            h0 += d0 < e0
+            h1 += d1 < e1
+            h2 += d2 < e2
+            h3 += d3 < e3
+    else:
+        for j in range(start, stop):
+            s0 = s1 = s2 = s3 = np.uint64(0)
+            for w in range(n_words):
+                x = database[j, w]
+                s0 += _popcount(queries[0, w] ^ x)
+                s1 += _popcount(queries[1, w] ^ x)
+                s2 += _popcount(queries[2, w] ^ x)
+                s3 += _popcount(queries[3, w] ^ x)
+            d0, d1, d2, d3 = np.int32(s0), np.int32(s1), np.int32(s2), np.int32(s3)
+            out[0, j - start], out[1, j - start] = d0, d1
+            out[2, j - start], out[3, j - start] = d2, d3
+            h0 += d0 < e0
+            h1 += d1 < e1
+            h2 += d2 < e2
+            h3 += d3 < e3
+    hits[0], hits[1], hits[2], hits[3] = h0, h1, h2, h3
+
+
 @_pjit
-def _knn_kernel(queries, database, k, capacity, group, out_d, out_i):
+def _knn_kernel(queries, database, k, capacity, out_d, out_i):
+    """Top-k of each query; ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded)."""
     n_q, n_d = queries.shape[0], database.shape[0]
     n_dist = queries.shape[1] * 64 + 2
-    n_groups = (n_q + group - 1) // group
-    for g in prange(n_groups):
-        q0 = g * group
-        q1 = min(q0 + group, n_q)
-        n_g = q1 - q0
-        counts = np.zeros((n_g, n_dist), dtype=np.int64)
-        bounds = np.full(n_g, n_dist - 1, dtype=np.int64)
-        below = np.zeros(n_g, dtype=np.int64)
-        sizes = np.zeros(n_g, dtype=np.int64)
-        buf_d = np.empty((n_g, capacity), dtype=np.int64)
-        buf_i = np.empty((n_g, capacity), dtype=np.int64)
-        dist = np.empty(_DB_BLOCK, dtype=np.int64)
-        for b0 in range(0, n_d, _DB_BLOCK):
-            b1 = min(b0 + _DB_BLOCK, n_d)
-            for r in range(n_g):
-                _block_distances(queries[q0 + r], database, b0, b1, dist)
-                for s0 in range(0, b1 - b0, _SUB):
-                    s1 = min(s0 + _SUB, b1 - b0)
-                    if _count_below(dist, s0, s1, bounds[r]) == 0:
+    for g in prange(n_q // _KNN_GROUP):
+        q0 = g * _KNN_GROUP
+        group = queries[q0 : q0 + _KNN_GROUP]
+        counts = np.zeros((_KNN_GROUP, n_dist), dtype=np.int64)
+        bounds = np.full(_KNN_GROUP, n_dist - 1, dtype=np.int64)
+        below = np.zeros(_KNN_GROUP, dtype=np.int64)
+        sizes = np.zeros(_KNN_GROUP, dtype=np.int64)
+        hits = np.zeros(_KNN_GROUP, dtype=np.int64)
+        buf_d = np.empty((_KNN_GROUP, capacity), dtype=np.int64)
+        buf_i = np.empty((_KNN_GROUP, capacity), dtype=np.int64)
+        dist = np.empty((_KNN_GROUP, _SUB), dtype=np.int32)
+        for s0 in range(0, n_d, _SUB):
+            s1 = min(s0 + _SUB, n_d)
+            _group_distances(group, database, s0, s1, dist, bounds, hits)
+            for r in range(_KNN_GROUP):
+                if hits[r] == 0:
+                    continue
+                for j in range(s1 - s0):
+                    d = np.int64(dist[r, j])
+                    if d >= bounds[r]:
                         continue
-                    for j in range(s0, s1):
-                        d = dist[j]
-                        if d >= bounds[r]:
-                            continue
-                        if sizes[r] == capacity:
-                            sizes[r] = _compact(
-                                buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k
-                            )
-                        buf_d[r, sizes[r]] = d
-                        buf_i[r, sizes[r]] = b0 + j
-                        sizes[r] += 1
-                        counts[r, d] += 1
-                        below[r] += 1
-                        while below[r] >= k:
-                            bounds[r] -= 1
-                            below[r] -= counts[r, bounds[r]]
-        for r in range(n_g):
+                    if sizes[r] == capacity:
+                        sizes[r] = _compact(buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k)
+                    buf_d[r, sizes[r]] = d
+                    buf_i[r, sizes[r]] = s0 + j
+                    sizes[r] += 1
+                    counts[r, d] += 1
+                    below[r] += 1
+                    while below[r] >= k:
+                        bounds[r] -= 1
+                        below[r] -= counts[r, bounds[r]]
+        for r in range(_KNN_GROUP):
             size = _compact(buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k)
             # counting sort on the distance, stable so ties stay in database order
             start = np.zeros(n_dist + 1, dtype=np.int64)
@@ -254,22 +314,24 @@ def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDG
     k : int
         Number of neighbours.
     memory_budget : int
-        Bound in bytes on the candidate buffers held at once by all threads.
+        Accepted for a common signature; this kernel needs no large block. Its candidate
+        buffers take ``64 * (2 k + 256)`` bytes per thread.
     n_jobs : int, default=None
         Threads; ``None`` means 1 and ``-1`` all.
     """
     queries, database = _prepare(query_words, database_words)
     n_q, n_d = len(queries), len(database)
-    out_d = np.empty((n_q, k), dtype=np.int64)
-    out_i = np.empty((n_q, k), dtype=np.int64)
+    # Pad the queries to whole groups (repeating the last one); the padding rows are dropped.
+    n_pad = -n_q % _KNN_GROUP
+    if n_q and n_pad:
+        queries = np.concatenate([queries, np.repeat(queries[-1:], n_pad, axis=0)])
+    out_d = np.empty((len(queries), k), dtype=np.int64)
+    out_i = np.empty((len(queries), k), dtype=np.int64)
     if n_q and k:
         capacity = int(min(n_d, 2 * k + 256))
-        n_threads = _n_threads(n_jobs)
-        per_query = 16 * capacity + 8 * (64 * queries.shape[1] + 4)
-        group = max(1, min(_Q_GROUP, memory_budget // (per_query * n_threads)))
-        group = min(group, max(1, -(-n_q // n_threads)))
         with _Threads(n_jobs):
-            _knn_kernel(queries, database, k, capacity, group, out_d, out_i)
+            _knn_kernel(queries, database, k, capacity, out_d, out_i)
+    out_d, out_i = out_d[:n_q], out_i[:n_q]
     return out_d.astype(np.int32), out_i
 
 
