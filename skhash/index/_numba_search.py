@@ -26,7 +26,6 @@ from numba.extending import intrinsic
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
 _DB_BLOCK = 1024  # database codes per block: 8 KiB per 64-bit word, stays in L1/L2
-_Q_GROUP = 8  # queries that share one database block
 _SUB = 64  # items checked together against the bound before any scalar work
 
 
@@ -73,15 +72,6 @@ def _block_distances(query, database, start, stop, out):
             for w in range(n_words):
                 acc += _popcount(query[w] ^ database[j, w])
             out[j - start] = acc
-
-
-@_jit
-def _count_below(dist, start, stop, bound):
-    """Number of ``dist[start:stop]`` below ``bound`` (a vectorisable reduction)."""
-    hits = 0
-    for j in range(start, stop):
-        hits += dist[j] < bound
-    return hits
 
 
 @_jit
@@ -224,30 +214,33 @@ def _knn_kernel(queries, database, k, capacity, out_d, out_i):
 
 
 @_pjit
-def _radius_kernel(queries, database, radius, capacity, counts, buf_d, buf_i):
-    """Hits within ``radius`` per query: counts all, stores the first ``capacity``."""
-    n_q, n_d = queries.shape[0], database.shape[0]
-    n_groups = (n_q + _Q_GROUP - 1) // _Q_GROUP
-    for g in prange(n_groups):
-        q0 = g * _Q_GROUP
-        q1 = min(q0 + _Q_GROUP, n_q)
-        dist = np.empty(_DB_BLOCK, dtype=np.int64)
-        for q in range(q0, q1):
-            counts[q] = 0
-        for b0 in range(0, n_d, _DB_BLOCK):
-            b1 = min(b0 + _DB_BLOCK, n_d)
-            for q in range(q0, q1):  # the block stays in cache for the group's queries
-                _block_distances(queries[q], database, b0, b1, dist)
-                for s0 in range(0, b1 - b0, _SUB):
-                    s1 = min(s0 + _SUB, b1 - b0)
-                    if _count_below(dist, s0, s1, radius + 1) == 0:
-                        continue
-                    for j in range(s0, s1):
-                        if dist[j] <= radius:
-                            if counts[q] < capacity:
-                                buf_d[q, counts[q]] = dist[j]
-                                buf_i[q, counts[q]] = b0 + j
-                            counts[q] += 1
+def _radius_kernel(queries, n_real, database, radius, capacity, counts, buf_d, buf_i):
+    """Hits within ``radius`` of the first ``n_real`` queries (the rest pad whole groups).
+
+    Counts every hit and stores the first ``capacity`` of each query in database order.
+    """
+    n_d = database.shape[0]
+    for g in prange(queries.shape[0] // _KNN_GROUP):
+        q0 = g * _KNN_GROUP
+        n_g = min(_KNN_GROUP, n_real - q0)
+        bounds = np.full(_KNN_GROUP, radius + 1, dtype=np.int64)
+        hits = np.zeros(_KNN_GROUP, dtype=np.int64)
+        dist = np.empty((_KNN_GROUP, _SUB), dtype=np.int32)
+        for r in range(n_g):
+            counts[q0 + r] = 0
+        for s0 in range(0, n_d, _SUB):
+            s1 = min(s0 + _SUB, n_d)
+            _group_distances(queries[q0 : q0 + _KNN_GROUP], database, s0, s1, dist, bounds, hits)
+            for r in range(n_g):
+                if hits[r] == 0:
+                    continue
+                q = q0 + r
+                for j in range(s1 - s0):
+                    if dist[r, j] <= radius:
+                        if counts[q] < capacity:
+                            buf_d[q, counts[q]] = dist[r, j]
+                            buf_i[q, counts[q]] = s0 + j
+                        counts[q] += 1
 
 
 @_pjit
@@ -286,6 +279,14 @@ class _Threads:
         return False
 
 
+def _pad_to_groups(queries):
+    """Repeat the last query so the kernels see whole groups of ``_KNN_GROUP`` queries."""
+    n_pad = -len(queries) % _KNN_GROUP
+    if len(queries) and n_pad:
+        queries = np.concatenate([queries, np.repeat(queries[-1:], n_pad, axis=0)])
+    return queries
+
+
 def _prepare(query_words, database_words):
     queries = np.ascontiguousarray(query_words, dtype=np.uint64)
     database = np.ascontiguousarray(database_words, dtype=np.uint64)
@@ -321,10 +322,7 @@ def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDG
     """
     queries, database = _prepare(query_words, database_words)
     n_q, n_d = len(queries), len(database)
-    # Pad the queries to whole groups (repeating the last one); the padding rows are dropped.
-    n_pad = -n_q % _KNN_GROUP
-    if n_q and n_pad:
-        queries = np.concatenate([queries, np.repeat(queries[-1:], n_pad, axis=0)])
+    queries = _pad_to_groups(queries)  # the padding rows are dropped below
     out_d = np.empty((len(queries), k), dtype=np.int64)
     out_i = np.empty((len(queries), k), dtype=np.int64)
     if n_q and k:
@@ -345,7 +343,16 @@ def radius_search(
     queries, database = _prepare(query_words, database_words)
 
     def kernel(rows, capacity, counts, buf_d, buf_i):
-        _radius_kernel(queries[rows], database, int(radius), capacity, counts, buf_d, buf_i)
+        _radius_kernel(
+            _pad_to_groups(queries[rows]),
+            len(rows),
+            database,
+            int(radius),
+            capacity,
+            counts,
+            buf_d,
+            buf_i,
+        )
 
     with _Threads(n_jobs):
         return collect_hits(kernel, len(queries), len(database), memory_budget)
