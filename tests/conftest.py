@@ -1,19 +1,20 @@
 """Test-session settings (never library defaults)."""
 
-import os
+import sys
 
 import pytest
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread_per_xdist_worker():
-    """With ``pytest -n 2`` on 2 cores, two torch threads per worker oversubscribe the CPU."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        yield
-        return
-    try:
-        import torch
-    except ImportError:
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run torch on one thread in every test that has it loaded.
+
+    Tiny test networks run fastest on one thread, and with ``pytest -n 2`` on 2 cores two
+    threads per worker oversubscribe the CPU. Set per test, since libraries sharing the OpenMP
+    runtime may change it. Torch is never imported here for tests that do not use it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
         yield
         return
     previous = torch.get_num_threads()

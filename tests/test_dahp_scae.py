@@ -22,16 +22,6 @@ TINY_DAHP = dict(n_bits=8, width=4, reduction=4, max_epochs=1, **FAST)
 TINY_SCAE = dict(n_bits=8, channels=(4, 4), pretrain_epochs=2, max_epochs=1, **FAST)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny networks run fastest on one thread and the test machine is shared; set it per test,
-    # since other libraries sharing the OpenMP runtime (numba) may change it.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
