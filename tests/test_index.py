@@ -17,6 +17,7 @@ from skhash.index import (
     unpack_codes,
 )
 from skhash.index._mih import MultiIndexHashing, substring_widths
+from skhash.index._packing import BLOCK_SIZE, BlockedCodes
 
 EXACT_BACKENDS = ["numpy", "numba", "mih"]
 
@@ -287,3 +288,23 @@ def test_packing_round_trip_and_check_codes():
     np.testing.assert_array_equal(
         hamming_distances(codes, codes[:2]), brute_force(codes[:2], codes)[0]
     )
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 200])
+def test_blocked_layout_round_trip(n):
+    words = pack_codes(random_codes(np.random.default_rng(n), n, 130))
+    blocked = BlockedCodes(words)
+    assert blocked.blocks.shape == (-(-n // BLOCK_SIZE), 3, BLOCK_SIZE) and len(blocked) == n
+    np.testing.assert_array_equal(blocked.words(), words)
+    for i in range(n):  # blocks[b, w, j] is word w of code 64 b + j
+        np.testing.assert_array_equal(blocked.blocks[i // BLOCK_SIZE, :, i % BLOCK_SIZE], words[i])
+    more = pack_codes(random_codes(np.random.default_rng(1), 70, 130))
+    np.testing.assert_array_equal(blocked.append(more).words(), np.vstack([words, more]))
+
+
+def test_index_memory_is_the_packed_codes():
+    codes = random_codes(np.random.default_rng(0), 6400, 128)
+    index = HammingIndex().fit(codes)
+    index.kneighbors(codes[:3], 5)
+    assert index.nbytes == 6400 * 16  # two words per code, nothing else held
+    assert index.fit(codes[: 6401 - 64 * 100 + 6399]).nbytes == 6400 * 16  # last block padded

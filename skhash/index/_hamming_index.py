@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted
 
 from . import _numpy_search
-from ._packing import check_codes, pack_codes, unpack_codes
+from ._packing import BlockedCodes, check_codes, pack_codes, unpack_codes
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
@@ -35,9 +35,11 @@ def _to_object_array(parts):
 class HammingIndex(BaseEstimator):
     """Exact Hamming search over binary codes packed into 64-bit words.
 
-    Codes are stored packed (``ceil(n_bits / 64)`` words of 8 bytes per item). Queries are
-    answered exactly, nearest first, ties broken by database order, and the search works
-    through the database in blocks so memory stays bounded whatever the sizes.
+    Codes are stored packed (``ceil(n_bits / 64)`` words of 8 bytes per item), in blocks of
+    64 codes laid out word by word for the compiled scan, and nothing else is kept unless
+    multi-index tables are asked for. Queries are answered exactly, nearest first, ties
+    broken by database order, and the search works through the database in blocks so memory
+    stays bounded whatever the sizes.
 
     Parameters
     ----------
@@ -59,7 +61,7 @@ class HammingIndex(BaseEstimator):
     Attributes
     ----------
     packed_codes_ : ndarray of shape (n_indexed, n_words), dtype uint64
-        The database codes, packed.
+        The database codes, packed (a copy, made on access).
     n_bits_ : int
         Number of bits of each code.
     n_indexed_ : int
@@ -109,8 +111,8 @@ class HammingIndex(BaseEstimator):
         self._validate_params()
         codes = check_codes(codes)
         self.n_bits_ = codes.shape[1]
-        self.packed_codes_ = pack_codes(codes)
-        self.n_indexed_ = len(self.packed_codes_)
+        self._codes = BlockedCodes(pack_codes(codes))
+        self.n_indexed_ = len(codes)
         self._mih = None
         return self
 
@@ -118,8 +120,8 @@ class HammingIndex(BaseEstimator):
         """Append ``codes`` to the database; their indices follow the existing ones."""
         check_is_fitted(self)
         codes = check_codes(codes, n_bits=self.n_bits_)
-        self.packed_codes_ = np.concatenate([self.packed_codes_, pack_codes(codes)])
-        self.n_indexed_ = len(self.packed_codes_)
+        self._codes = self._codes.append(pack_codes(codes))
+        self.n_indexed_ = len(self._codes)
         self._mih = None  # multi-index tables are rebuilt on next use
         return self
 
@@ -133,12 +135,16 @@ class HammingIndex(BaseEstimator):
         """Memory held by the index in bytes: packed codes plus multi-index tables if built."""
         check_is_fitted(self)
         mih = getattr(self, "_mih", None)
-        return self.packed_codes_.nbytes + (mih.nbytes if mih is not None else 0)
+        return self._codes.nbytes + (mih.nbytes if mih is not None else 0)
+
+    @property
+    def packed_codes_(self):
+        check_is_fitted(self)
+        return self._codes.words()
 
     @property
     def codes_(self):
         """The database codes unpacked to ``(n_indexed, n_bits)`` uint8."""
-        check_is_fitted(self)
         return unpack_codes(self.packed_codes_, self.n_bits_)
 
     def _pack_queries(self, codes):
@@ -176,7 +182,7 @@ class HammingIndex(BaseEstimator):
             )
         backend = self._search_backend(n_neighbors=int(n_neighbors))
         dist, ind = backend.knn_search(
-            queries, self.packed_codes_, int(n_neighbors), self.memory_budget, n_jobs=self.n_jobs
+            queries, self._codes, int(n_neighbors), self.memory_budget, n_jobs=self.n_jobs
         )
         return (dist, ind) if return_distance else ind
 
@@ -207,7 +213,7 @@ class HammingIndex(BaseEstimator):
         radius = int(min(np.floor(radius), self.n_bits_))
         backend = self._search_backend(radius=radius)
         dist, ind = backend.radius_search(
-            queries, self.packed_codes_, radius, self.memory_budget, n_jobs=self.n_jobs
+            queries, self._codes, radius, self.memory_budget, n_jobs=self.n_jobs
         )
         ind = _to_object_array(ind)
         return (_to_object_array(dist), ind) if return_distance else ind
@@ -222,7 +228,7 @@ class HammingIndex(BaseEstimator):
         queries = self._pack_queries(codes)
         backend = self._search_backend(exhaustive=True)
         return backend.pairwise_distances(
-            queries, self.packed_codes_, self.memory_budget, n_jobs=self.n_jobs
+            queries, self._codes, self.memory_budget, n_jobs=self.n_jobs
         )
 
     def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
@@ -249,7 +255,7 @@ class HammingIndex(BaseEstimator):
         if getattr(self, "_mih", None) is None:
             from ._mih import MultiIndexHashing
 
-            self._mih = MultiIndexHashing(self.packed_codes_, self.n_bits_)
+            self._mih = MultiIndexHashing(self._codes, self.n_bits_)
         return self._mih
 
     def _mih_pays(self, radius, n_neighbors):

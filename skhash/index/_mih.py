@@ -25,7 +25,8 @@ from math import comb, log2
 import numpy as np
 from numba import prange
 
-from ._numba_search import _jit, _pjit, _popcount, _Threads, collect_hits
+from ._numba_search import _code_distance, _jit, _pjit, _popcount, _Threads, collect_hits
+from ._packing import BLOCK_SIZE, as_blocked
 
 MAX_WIDTH = 32
 
@@ -85,7 +86,7 @@ def _bucket(t, key, dense, dir_keys, kptr, offsets, optr):
 
 @_jit
 def _search_one(
-    query, database, starts, widths, order, dense, dir_keys, kptr, offsets, optr, radius, k
+    query, blocks, n_d, starts, widths, order, dense, dir_keys, kptr, offsets, optr, radius, k
 ):
     """Hits of one query, sorted by (distance, index): ``(dist, ind, size)``.
 
@@ -93,8 +94,7 @@ def _search_one(
     nearest, found by growing the substring radius until the k-th distance is covered.
     """
     m = widths.shape[0]
-    n_d, n_words = database.shape
-    n_bits_max = n_words * 64
+    n_bits_max = blocks.shape[1] * 64
     sub_q = np.empty(m, dtype=np.uint64)
     for t in range(m):
         sub_q[t] = _extract(query, starts[t], widths[t])
@@ -119,16 +119,15 @@ def _search_one(
                     lo, hi = _bucket(t, sub_q[t] ^ mask, dense, dir_keys, kptr, offsets, optr)
                     for p in range(lo, hi):
                         x = order[t, p]
-                        d = 0
-                        for w in range(n_words):
-                            d += _popcount(query[w] ^ database[x, w])
+                        block, j = blocks[x // BLOCK_SIZE], x % BLOCK_SIZE
+                        d = _code_distance(query, block, j)
                         if d > bound:
                             continue
                         first = True  # is (s, t) the first stage that reaches x?
                         for u in range(m):
                             if u != t:
                                 du = _popcount(
-                                    _extract(database[x], starts[u], widths[u]) ^ sub_q[u]
+                                    _extract(block[:, j], starts[u], widths[u]) ^ sub_q[u]
                                 )
                                 if du < s or (u < t and du == s):
                                     first = False
@@ -173,12 +172,26 @@ def _search_one(
 
 @_pjit
 def _knn_kernel(
-    queries, database, starts, widths, order, dense, dir_keys, kptr, offsets, optr, k, out_d, out_i
+    queries,
+    blocks,
+    n_d,
+    starts,
+    widths,
+    order,
+    dense,
+    dir_keys,
+    kptr,
+    offsets,
+    optr,
+    k,
+    out_d,
+    out_i,
 ):
     for q in prange(queries.shape[0]):
         dist, ind, size = _search_one(
             queries[q],
-            database,
+            blocks,
+            n_d,
             starts,
             widths,
             order,
@@ -197,7 +210,8 @@ def _knn_kernel(
 @_pjit
 def _radius_kernel(
     queries,
-    database,
+    blocks,
+    n_d,
     starts,
     widths,
     order,
@@ -215,7 +229,8 @@ def _radius_kernel(
     for q in prange(queries.shape[0]):
         dist, ind, size = _search_one(
             queries[q],
-            database,
+            blocks,
+            n_d,
             starts,
             widths,
             order,
@@ -249,8 +264,8 @@ class MultiIndexHashing:
 
     Parameters
     ----------
-    database_words : ndarray of shape (n_database, n_words), dtype uint64
-        Packed codes, see :func:`skhash.index.pack_codes`.
+    database : ndarray of shape (n_database, n_words), dtype uint64, or BlockedCodes
+        Packed codes, see :func:`skhash.index.pack_codes`; read to build the tables.
     n_bits : int
         Bits per code.
     n_substrings : int, default=None
@@ -259,8 +274,8 @@ class MultiIndexHashing:
         Directory layout; by default dense when ``2 ** width <= 2 * n_database``.
     """
 
-    def __init__(self, database_words, n_bits, n_substrings=None, dense=None):
-        database = np.ascontiguousarray(database_words, dtype=np.uint64)
+    def __init__(self, database, n_bits, n_substrings=None, dense=None):
+        database = as_blocked(database).words()  # row by row for the build, then dropped
         n = len(database)
         self.n_bits = n_bits
         self.n_database = n
@@ -324,30 +339,38 @@ class MultiIndexHashing:
             self.optr,
         )
 
-    def knn_search(self, query_words, database_words, k, memory_budget=None, n_jobs=None):
+    def knn_search(self, query_words, database, k, memory_budget=None, n_jobs=None):
         """Exact k nearest neighbours, as :func:`skhash.index._numba_search.knn_search`."""
         queries = np.ascontiguousarray(query_words, dtype=np.uint64)
-        database = np.ascontiguousarray(database_words, dtype=np.uint64)
+        codes = as_blocked(database)
         out_d = np.empty((len(queries), k), dtype=np.int64)
         out_i = np.empty((len(queries), k), dtype=np.int64)
         if len(queries):
             with _Threads(n_jobs):
-                _knn_kernel(queries, database, *self._tables(), k, out_d, out_i)
+                _knn_kernel(queries, codes.blocks, len(codes), *self._tables(), k, out_d, out_i)
         return out_d.astype(np.int32), out_i
 
-    def radius_search(self, query_words, database_words, radius, memory_budget=2**26, n_jobs=None):
+    def radius_search(self, query_words, database, radius, memory_budget=2**26, n_jobs=None):
         """Every code within ``radius``, as :func:`skhash.index._numba_search.radius_search`."""
         queries = np.ascontiguousarray(query_words, dtype=np.uint64)
-        database = np.ascontiguousarray(database_words, dtype=np.uint64)
+        codes = as_blocked(database)
         tables = self._tables()
 
         def kernel(rows, capacity, counts, buf_d, buf_i):
             _radius_kernel(
-                queries[rows], database, *tables, int(radius), capacity, counts, buf_d, buf_i
+                queries[rows],
+                codes.blocks,
+                len(codes),
+                *tables,
+                int(radius),
+                capacity,
+                counts,
+                buf_d,
+                buf_i,
             )
 
         with _Threads(n_jobs):
-            return collect_hits(kernel, len(queries), len(database), memory_budget)
+            return collect_hits(kernel, len(queries), len(codes), memory_budget)
 
     def expected_cost(self, radius):
         """Buckets probed plus codes checked by a radius search, for uniform random codes."""

@@ -8,6 +8,8 @@ accepted for a signature shared with the other backends and ignored (single thre
 
 import numpy as np
 
+from ._packing import as_words
+
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
 
 
@@ -36,6 +38,7 @@ def pairwise_distances(
     query_words, database_words, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None
 ):
     """Full ``(n_queries, n_database)`` Hamming distance matrix (int32)."""
+    database_words = as_words(database_words)
     n_q, n_d = len(query_words), len(database_words)
     out = np.empty((n_q, n_d), dtype=np.int32)
     for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
@@ -48,6 +51,7 @@ def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDG
 
     Sorting is on the key ``distance * n_database + index``, so ties go to the lower index.
     """
+    database_words = as_words(database_words)
     n_q, n_d = len(query_words), len(database_words)
     best = np.full((n_q, k), np.iinfo(np.int64).max, dtype=np.int64)
     for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
@@ -68,6 +72,7 @@ def radius_search(
 
     Returns two lists of length n_queries: int32 distances and int64 indices.
     """
+    database_words = as_words(database_words)
     n_q, n_d = len(query_words), len(database_words)
     found_dist = [[] for _ in range(n_q)]
     found_ind = [[] for _ in range(n_q)]

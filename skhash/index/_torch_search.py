@@ -8,6 +8,8 @@ counted through a 256-entry table (torch has no popcount); k nearest neighbours 
 
 import numpy as np
 
+from ._packing import as_words
+
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
 
 
@@ -41,7 +43,7 @@ def _blocks(torch, query_words, database_words, memory_budget, device):
     """Yield ``(q0, q1, distances)`` with distances an int64 (block, n_database) tensor."""
     torch_dev = _device(torch, device)
     table = torch.tensor([bin(b).count("1") for b in range(256)], device=torch_dev)
-    database = _as_bytes(torch, database_words, torch_dev)
+    database = _as_bytes(torch, as_words(database_words), torch_dev)
     queries = _as_bytes(torch, query_words, torch_dev)
     n_d, n_bytes = database.shape
     step = max(1, memory_budget // max(1, 16 * n_d * max(1, n_bytes // 8)))
