@@ -188,15 +188,47 @@ def test_threads_restored():
     assert numba.get_num_threads() == before
 
 
-def test_auto_picks_mih_only_when_it_pays():
+def test_auto_picks_mih_only_when_it_may_pay():
     rng = np.random.default_rng(0)
-    index = HammingIndex().fit(random_codes(rng, 60_000, 64))
+    index = HammingIndex().fit(random_codes(rng, 100_000, 64))
     assert index._backend_name(radius=0) == "mih"
+    assert index._backend_name(n_neighbors=1) == "mih"
     assert index._backend_name(radius=20) == "numba"
-    assert index._backend_name(n_neighbors=60_000) == "numba"
+    assert index._backend_name(n_neighbors=1000) == "numba"
     assert index._backend_name(radius=0, exhaustive=True) == "numba"
-    small = HammingIndex().fit(random_codes(rng, 100, 64))
+    small = HammingIndex().fit(random_codes(rng, 50_000, 64))
     assert small._backend_name(radius=0) == "numba"
+
+
+@pytest.mark.parametrize("far_first", [False, True])
+def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first):
+    rng = np.random.default_rng(0)
+    database = random_codes(rng, 100_000, 64)
+    near = database[:40].copy()
+    near[:, 0] ^= 1  # one bit from a database code: a cheap multi-index search
+    far = random_codes(rng, 40, 64)  # nearest code ~14 bits away: past the cap
+    queries = np.vstack([far, near] if far_first else [near, far])
+    scan = HammingIndex(backend="numba").fit(database)
+    want_knn = scan.kneighbors(queries, 1)
+    want_radius = scan.radius_neighbors(queries, radius=3)
+
+    scanned = []
+    real_scan = _numba_search.knn_search
+
+    def spy(queries, *args, **kwargs):
+        scanned.append(len(queries))
+        return real_scan(queries, *args, **kwargs)
+
+    monkeypatch.setattr(_numba_search, "knn_search", spy)
+    index = HammingIndex(n_jobs=2).fit(database)
+    for got, want in zip(index.kneighbors(queries, 1), want_knn, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # near first: the 32 trial queries succeed, the 40 far ones give up and are scanned;
+    # far first: most of the trial gives up, so the other 48 are scanned, then those 32
+    assert scanned == ([48, 32] if far_first else [40])
+    for got, want in zip(index.radius_neighbors(queries, radius=3), want_radius, strict=True):
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_pickle_round_trip_drops_tables():

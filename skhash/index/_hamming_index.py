@@ -13,8 +13,14 @@ from ._packing import BlockedCodes, check_codes, pack_codes, unpack_codes
 __all__ = ["HammingIndex", "hamming_distances"]
 
 BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
-AUTO_MIH_MIN_SIZE = 50_000
+# Cost of multi-index hashing in codes the numba scan compares in the same time (measured at
+# 1M x 64 and 128 bits, 2 threads): about 30,000 per query, plus 300 per bucket probed or
+# code checked.
+AUTO_MIH_FIXED_COST = 30_000
 AUTO_MIH_COST_RATIO = 300
+# "auto" lets a query's multi-index search cost at most this share of a scan, then scans
+AUTO_MIH_MAX_SHARE = 0.5
+AUTO_MIH_TRIAL = 32  # queries tried first; if most of them give up, the rest are scanned
 
 
 def _exhaustive_module():
@@ -24,6 +30,13 @@ def _exhaustive_module():
     except ImportError:  # pragma: no cover - numba is a dependency
         return _numpy_search
     return _numba_search
+
+
+def _join(first, second):
+    """Results of two query batches, in order (arrays for kNN, lists for radius search)."""
+    if isinstance(first, np.ndarray):
+        return np.concatenate((first, second))
+    return [*first, *second]
 
 
 def _to_object_array(parts):
@@ -51,8 +64,10 @@ class HammingIndex(BaseEstimator):
           and small k on large databases; its tables are built on first use.
         - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan.
         - ``"torch"``: scan on a CUDA device with torch (optional dependency).
-        - ``"auto"``: multi-index hashing when its expected cost on uniform random codes is
-          well below a scan (large database, small radius or k), else ``"numba"``.
+        - ``"auto"``: multi-index hashing where it can pay (large database, small radius
+          or k), each query's search capped at half a scan's cost: a query past
+          the cap, or a whole batch whose first queries mostly are, is answered by
+          ``"numba"``, as is everything else.
     n_jobs : int, default=None
         Threads for backends that use them; ``None`` means 1 and ``-1`` all cores.
     memory_budget : int, default=64 MiB
@@ -180,10 +195,7 @@ class HammingIndex(BaseEstimator):
                 f"Expected n_neighbors <= n_indexed, the database size; got "
                 f"n_neighbors={n_neighbors}, n_indexed={self.n_indexed_}."
             )
-        backend = self._search_backend(n_neighbors=int(n_neighbors))
-        dist, ind = backend.knn_search(
-            queries, self._codes, int(n_neighbors), self.memory_budget, n_jobs=self.n_jobs
-        )
+        dist, ind = self._search("knn_search", queries, int(n_neighbors), n_neighbors=n_neighbors)
         return (dist, ind) if return_distance else ind
 
     def radius_neighbors(self, codes, radius=2, return_distance=True):
@@ -211,10 +223,7 @@ class HammingIndex(BaseEstimator):
         if not np.isfinite(radius) or radius < 0:
             raise ValueError(f"radius must be a finite number >= 0; got {radius}.")
         radius = int(min(np.floor(radius), self.n_bits_))
-        backend = self._search_backend(radius=radius)
-        dist, ind = backend.radius_search(
-            queries, self._codes, radius, self.memory_budget, n_jobs=self.n_jobs
-        )
+        dist, ind = self._search("radius_search", queries, radius, radius=radius)
         ind = _to_object_array(ind)
         return (_to_object_array(dist), ind) if return_distance else ind
 
@@ -234,7 +243,7 @@ class HammingIndex(BaseEstimator):
     def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
         """Name of the backend that answers a search (resolves ``"auto"``)."""
         if self.backend == "auto":
-            if not exhaustive and self._mih_pays(radius, n_neighbors):
+            if not exhaustive and self._mih_may_pay(radius, n_neighbors):
                 return "mih"
             return "numba"
         if self.backend == "mih" and exhaustive:
@@ -258,19 +267,60 @@ class HammingIndex(BaseEstimator):
             self._mih = MultiIndexHashing(self._codes, self.n_bits_)
         return self._mih
 
-    def _mih_pays(self, radius, n_neighbors):
-        """Whether multi-index hashing is expected to beat a scan by a wide margin."""
-        if self.n_indexed_ < AUTO_MIH_MIN_SIZE:
-            return False
-        from ._mih import expected_cost, expected_kth_distance, substring_widths
-
-        if radius is None:
-            radius = expected_kth_distance(self.n_bits_, self.n_indexed_, n_neighbors)
-        widths = substring_widths(self.n_bits_, self.n_indexed_)
-        # a probe or a candidate costs cache misses: ~AUTO_MIH_COST_RATIO scanned codes (measured)
-        return expected_cost(widths, self.n_indexed_, radius) * AUTO_MIH_COST_RATIO < (
-            self.n_indexed_
+    def _search(self, method, queries, arg, **criteria):
+        """Run ``method`` ("knn_search" or "radius_search") on the chosen backend."""
+        backend = self._search_backend(**criteria)
+        search = getattr(backend, method)
+        if self.backend != "auto" or self._backend_name(**criteria) != "mih":
+            return search(queries, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs)
+        # auto: capped multi-index searches, on trial for the first queries; the queries
+        # that give up, or all the rest if most of the trial gave up, are scanned
+        scan = getattr(_exhaustive_module(), method)
+        cap = self._auto_max_checks()
+        dist, ind, gave_up = search(
+            queries[:AUTO_MIH_TRIAL],
+            self._codes,
+            arg,
+            self.memory_budget,
+            n_jobs=self.n_jobs,
+            max_checks=cap,
         )
+        if len(queries) > AUTO_MIH_TRIAL:
+            rest = queries[AUTO_MIH_TRIAL:]
+            if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
+                more = (*scan(rest, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs),)
+                more += (np.zeros(len(rest), dtype=bool),)
+            else:
+                more = search(
+                    rest, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs, max_checks=cap
+                )
+            dist, ind = _join(dist, more[0]), _join(ind, more[1])
+            gave_up = np.concatenate((gave_up, more[2]))
+        rows = np.flatnonzero(gave_up)
+        if len(rows):
+            scanned = scan(queries[rows], self._codes, arg, self.memory_budget, n_jobs=self.n_jobs)
+            for q, d, i in zip(rows, *scanned, strict=True):
+                dist[q], ind[q] = d, i
+        return dist, ind
+
+    def _auto_max_checks(self):
+        """Buckets and codes a capped multi-index search may visit for ``"auto"``."""
+        budget = AUTO_MIH_MAX_SHARE * self.n_indexed_ - AUTO_MIH_FIXED_COST
+        return max(1, int(budget / AUTO_MIH_COST_RATIO))
+
+    def _mih_may_pay(self, radius, n_neighbors):
+        """Whether a capped multi-index search can beat a scan at all (``"auto"``)."""
+        max_checks = AUTO_MIH_MAX_SHARE * self.n_indexed_ - AUTO_MIH_FIXED_COST
+        if max_checks <= 0:
+            return False
+        if radius is None:  # at least the k codes returned are checked
+            return n_neighbors * AUTO_MIH_COST_RATIO < max_checks
+        from ._mih import expected_cost, substring_widths
+
+        # radius search: its cost on uniform random codes must fit the cap (real codes,
+        # with uneven buckets, cost more for some queries: those are scanned)
+        widths = substring_widths(self.n_bits_, self.n_indexed_)
+        return expected_cost(widths, self.n_indexed_, radius) * AUTO_MIH_COST_RATIO < max_checks
 
 
 @validate_params(

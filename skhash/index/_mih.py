@@ -86,12 +86,27 @@ def _bucket(t, key, dense, dir_keys, kptr, offsets, optr):
 
 @_jit
 def _search_one(
-    query, blocks, n_d, starts, widths, order, dense, dir_keys, kptr, offsets, optr, radius, k
+    query,
+    blocks,
+    n_d,
+    starts,
+    widths,
+    order,
+    dense,
+    dir_keys,
+    kptr,
+    offsets,
+    optr,
+    radius,
+    k,
+    max_checks,
 ):
     """Hits of one query, sorted by (distance, index): ``(dist, ind, size)``.
 
     ``radius >= 0`` asks for every code within ``radius``; ``radius < 0`` for the ``k``
     nearest, found by growing the substring radius until the k-th distance is covered.
+    When ``max_checks > 0`` and the buckets probed plus the codes checked pass it, the
+    search gives up and returns ``size = -1`` (the caller scans for that query instead).
     """
     m = widths.shape[0]
     n_bits_max = blocks.shape[1] * 64
@@ -106,6 +121,7 @@ def _search_one(
     buf_d = np.empty(64, dtype=np.int64)
     buf_i = np.empty(64, dtype=np.int64)
     done = False
+    checks = 0
     for s in range(widths.max() + 1):
         for t in range(m):
             if not knn and m * s + t > radius:
@@ -117,6 +133,9 @@ def _search_one(
                 mask = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
                 while mask < limit:
                     lo, hi = _bucket(t, sub_q[t] ^ mask, dense, dir_keys, kptr, offsets, optr)
+                    checks += 1 + hi - lo
+                    if 0 < max_checks < checks:
+                        return buf_d, buf_i, -1
                     for p in range(lo, hi):
                         x = order[t, p]
                         block, j = blocks[x // BLOCK_SIZE], x % BLOCK_SIZE
@@ -171,78 +190,23 @@ def _search_one(
 
 
 @_pjit
-def _knn_kernel(
-    queries,
-    blocks,
-    n_d,
-    starts,
-    widths,
-    order,
-    dense,
-    dir_keys,
-    kptr,
-    offsets,
-    optr,
-    k,
-    out_d,
-    out_i,
-):
+def _knn_kernel(queries, blocks, n_d, tables, k, max_checks, out_d, out_i, gave_up):
     for q in prange(queries.shape[0]):
-        dist, ind, size = _search_one(
-            queries[q],
-            blocks,
-            n_d,
-            starts,
-            widths,
-            order,
-            dense,
-            dir_keys,
-            kptr,
-            offsets,
-            optr,
-            -1,
-            k,
-        )
+        dist, ind, size = _search_one(queries[q], blocks, n_d, *tables, -1, k, max_checks)
+        gave_up[q] = size < 0
+        size = max(size, 0)
         out_d[q, :size] = dist[:size]
         out_i[q, :size] = ind[:size]
 
 
 @_pjit
 def _radius_kernel(
-    queries,
-    blocks,
-    n_d,
-    starts,
-    widths,
-    order,
-    dense,
-    dir_keys,
-    kptr,
-    offsets,
-    optr,
-    radius,
-    capacity,
-    counts,
-    buf_d,
-    buf_i,
+    queries, blocks, n_d, tables, radius, max_checks, capacity, counts, buf_d, buf_i, gave_up
 ):
     for q in prange(queries.shape[0]):
-        dist, ind, size = _search_one(
-            queries[q],
-            blocks,
-            n_d,
-            starts,
-            widths,
-            order,
-            dense,
-            dir_keys,
-            kptr,
-            offsets,
-            optr,
-            radius,
-            1,
-        )
-        counts[q] = size
+        dist, ind, size = _search_one(queries[q], blocks, n_d, *tables, radius, 1, max_checks)
+        gave_up[q] = size < 0
+        counts[q] = size = max(size, 0)
         n = min(size, capacity)
         buf_d[q, :n] = dist[:n]
         buf_i[q, :n] = ind[:n]
@@ -339,38 +303,69 @@ class MultiIndexHashing:
             self.optr,
         )
 
-    def knn_search(self, query_words, database, k, memory_budget=None, n_jobs=None):
-        """Exact k nearest neighbours, as :func:`skhash.index._numba_search.knn_search`."""
+    def knn_search(
+        self, query_words, database, k, memory_budget=None, n_jobs=None, max_checks=None
+    ):
+        """Exact k nearest neighbours, as :func:`skhash.index._numba_search.knn_search`.
+
+        With ``max_checks``, a query whose search would probe and check more buckets and
+        codes than that gives up, and a third array is returned: ``gave_up`` (bool, one per
+        query), whose rows of the results are to be ignored.
+        """
         queries = np.ascontiguousarray(query_words, dtype=np.uint64)
         codes = as_blocked(database)
         out_d = np.empty((len(queries), k), dtype=np.int64)
         out_i = np.empty((len(queries), k), dtype=np.int64)
+        gave_up = np.zeros(len(queries), dtype=np.bool_)
         if len(queries):
             with _Threads(n_jobs):
-                _knn_kernel(queries, codes.blocks, len(codes), *self._tables(), k, out_d, out_i)
-        return out_d.astype(np.int32), out_i
+                _knn_kernel(
+                    queries,
+                    codes.blocks,
+                    len(codes),
+                    self._tables(),
+                    k,
+                    int(max_checks or 0),
+                    out_d,
+                    out_i,
+                    gave_up,
+                )
+        out_d = out_d.astype(np.int32)
+        return (out_d, out_i) if max_checks is None else (out_d, out_i, gave_up)
 
-    def radius_search(self, query_words, database, radius, memory_budget=2**26, n_jobs=None):
-        """Every code within ``radius``, as :func:`skhash.index._numba_search.radius_search`."""
+    def radius_search(
+        self, query_words, database, radius, memory_budget=2**26, n_jobs=None, max_checks=None
+    ):
+        """Every code within ``radius``, as :func:`skhash.index._numba_search.radius_search`.
+
+        ``max_checks`` as in :meth:`knn_search` (the lists hold empty arrays for the
+        queries that gave up).
+        """
         queries = np.ascontiguousarray(query_words, dtype=np.uint64)
         codes = as_blocked(database)
         tables = self._tables()
+        gave_up = np.zeros(len(queries), dtype=np.bool_)
 
         def kernel(rows, capacity, counts, buf_d, buf_i):
+            flags = np.zeros(len(rows), dtype=np.bool_)
             _radius_kernel(
                 queries[rows],
                 codes.blocks,
                 len(codes),
-                *tables,
+                tables,
                 int(radius),
+                int(max_checks or 0),
                 capacity,
                 counts,
                 buf_d,
                 buf_i,
+                flags,
             )
+            gave_up[rows] |= flags
 
         with _Threads(n_jobs):
-            return collect_hits(kernel, len(queries), len(codes), memory_budget)
+            dist, ind = collect_hits(kernel, len(queries), len(codes), memory_budget)
+        return (dist, ind) if max_checks is None else (dist, ind, gave_up)
 
     def expected_cost(self, radius):
         """Buckets probed plus codes checked by a radius search, for uniform random codes."""
