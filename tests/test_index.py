@@ -177,6 +177,26 @@ def test_numba_small_budget_and_overflowing_radius():
         np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("n_bits", [64, 130, 256])
+def test_numba_tiles_chunks_and_batches(monkeypatch, n_bits):
+    """Many database tiles, two parallel chunks and several query batches, all exact."""
+    monkeypatch.setattr(_numba_search, "_TILE_BYTES", 1024)  # 2 blocks at 64 bits
+    rng = np.random.default_rng(n_bits)
+    database = pack_codes(random_codes(rng, 1000, n_bits, n_distinct=200))
+    queries = pack_codes(random_codes(rng, 23, n_bits, n_distinct=200))
+    want = _numpy_search.knn_search(queries, database, 15)
+    for budget in (64 * 2**20, 40_000):  # one batch of queries; batches of 4
+        got = _numba_search.knn_search(queries, database, 15, memory_budget=budget, n_jobs=2)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    radius = n_bits // 2 - 4
+    got = _numba_search.radius_search(queries, database, radius, n_jobs=2)
+    want = _numpy_search.radius_search(queries, database, radius)
+    assert sum(len(i) for i in want[1]) > 0
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_threads_restored():
     import numba
 

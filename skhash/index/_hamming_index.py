@@ -13,11 +13,11 @@ from ._packing import BlockedCodes, check_codes, pack_codes, unpack_codes
 __all__ = ["HammingIndex", "hamming_distances"]
 
 BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
-# Cost of multi-index hashing in codes the numba scan compares in the same time (measured at
-# 1M x 64 and 128 bits, 2 threads): about 30,000 per query, plus 300 per bucket probed or
-# code checked.
+# Cost of multi-index hashing in codes the numba scan compares in the same time (measured on
+# uniform codes, 2 threads): about 30,000 per query, plus 300-600 per bucket probed or code
+# checked at 1M codes of 64-128 bits, 550-950 at 10M (cache misses); the larger is used.
 AUTO_MIH_FIXED_COST = 30_000
-AUTO_MIH_COST_RATIO = 300
+AUTO_MIH_COST_RATIO = 600
 # "auto" lets a query's multi-index search cost at most this share of a scan, then scans
 AUTO_MIH_MAX_SHARE = 0.5
 AUTO_MIH_TRIAL = 32  # queries tried first; if most of them give up, the rest are scanned

@@ -35,6 +35,7 @@ from ._packing import BLOCK_SIZE, as_blocked
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
 _KNN_GROUP = 4  # queries scanned together: each database word is loaded once for four
 _TASK_BLOCKS = 64  # database blocks per parallel task of the distance matrix
+_TILE_BYTES = 64 * 2**10  # database bytes scanned by all of a thread's queries in turn (L2)
 
 
 @intrinsic
@@ -176,90 +177,120 @@ def _compact(buf_d, buf_i, size, counts, bound, k):
     return out
 
 
+@_jit
+def _insert(d, index, r, k, capacity, counts, bounds, below, sizes, buf_d, buf_i):
+    """Add candidate ``index`` at distance ``d`` (below the bound) to query ``r``'s state."""
+    if sizes[r] == capacity:
+        sizes[r] = _compact(buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k)
+    buf_d[r, sizes[r]] = d
+    buf_i[r, sizes[r]] = index
+    sizes[r] += 1
+    counts[r, d] += 1
+    below[r] += 1
+    while below[r] >= k:
+        bounds[r] -= 1
+        below[r] -= counts[r, bounds[r]]
+
+
 @_pjit
-def _knn_kernel(queries, blocks, n_d, k, capacity, out_d, out_i):
-    """Top-k of each query; ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded)."""
-    n_q = queries.shape[0]
+def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, out_d, out_i):
+    """Top-k of each query; ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded).
+
+    The groups of queries are split into ``n_chunks`` parallel chunks; each chunk walks the
+    database one tile of ``tile`` blocks at a time and scans the tile for all its groups
+    while it sits in cache, each group keeping its own candidates across tiles.
+    """
+    n_groups = queries.shape[0] // _KNN_GROUP
     n_dist = queries.shape[1] * 64 + 2
-    for g in prange(n_q // _KNN_GROUP):
-        q0 = g * _KNN_GROUP
-        group = queries[q0 : q0 + _KNN_GROUP]
-        counts = np.zeros((_KNN_GROUP, n_dist), dtype=np.int64)
-        bounds = np.full(_KNN_GROUP, n_dist - 1, dtype=np.int64)
-        below = np.zeros(_KNN_GROUP, dtype=np.int64)
-        sizes = np.zeros(_KNN_GROUP, dtype=np.int64)
+    per_chunk = (n_groups + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        g0 = c * per_chunk
+        n_mine = max(0, min(n_groups, g0 + per_chunk) - g0)
+        n_rows = n_mine * _KNN_GROUP  # query r of group i is row i * _KNN_GROUP + r
+        counts = np.zeros((n_rows, n_dist), dtype=np.int64)
+        bounds = np.full(n_rows, n_dist - 1, dtype=np.int64)
+        below = np.zeros(n_rows, dtype=np.int64)
+        sizes = np.zeros(n_rows, dtype=np.int64)
+        buf_d = np.empty((n_rows, capacity), dtype=np.int64)
+        buf_i = np.empty((n_rows, capacity), dtype=np.int64)
         hits = np.zeros(_KNN_GROUP, dtype=np.int64)
-        buf_d = np.empty((_KNN_GROUP, capacity), dtype=np.int64)
-        buf_i = np.empty((_KNN_GROUP, capacity), dtype=np.int64)
         scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
-        for b in range(blocks.shape[0]):
-            block = blocks[b]
-            base = b * BLOCK_SIZE
-            m = min(BLOCK_SIZE, n_d - base)
-            _group_hits(group, block, m, bounds, hits, scratch)
-            for r in range(_KNN_GROUP):
-                if hits[r] == 0:
-                    continue
-                for j in range(m):
-                    d = _code_distance(group[r], block, j)
-                    if d >= bounds[r]:
-                        continue
-                    if sizes[r] == capacity:
-                        sizes[r] = _compact(buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k)
-                    buf_d[r, sizes[r]] = d
-                    buf_i[r, sizes[r]] = base + j
-                    sizes[r] += 1
-                    counts[r, d] += 1
-                    below[r] += 1
-                    while below[r] >= k:
-                        bounds[r] -= 1
-                        below[r] -= counts[r, bounds[r]]
-        for r in range(_KNN_GROUP):
-            size = _compact(buf_d[r], buf_i[r], sizes[r], counts[r], bounds[r], k)
+        for t0 in range(0, blocks.shape[0], tile):
+            for i in range(n_mine):
+                r0 = i * _KNN_GROUP
+                q0 = (g0 + i) * _KNN_GROUP
+                group = queries[q0 : q0 + _KNN_GROUP]
+                for b in range(t0, min(t0 + tile, blocks.shape[0])):
+                    block = blocks[b]
+                    base = b * BLOCK_SIZE
+                    m = min(BLOCK_SIZE, n_d - base)
+                    _group_hits(group, block, m, bounds[r0:], hits, scratch)
+                    for r in range(_KNN_GROUP):
+                        if hits[r] == 0:
+                            continue
+                        for j in range(m):
+                            d = _code_distance(group[r], block, j)
+                            if d < bounds[r0 + r]:
+                                _insert(
+                                    d, base + j, r0 + r, k, capacity,
+                                    counts, bounds, below, sizes, buf_d, buf_i,
+                                )  # fmt: skip
+        for row in range(n_rows):
+            size = _compact(buf_d[row], buf_i[row], sizes[row], counts[row], bounds[row], k)
             # counting sort on the distance, stable so ties stay in database order
             start = np.zeros(n_dist + 1, dtype=np.int64)
             for j in range(size):
-                start[buf_d[r, j] + 1] += 1
+                start[buf_d[row, j] + 1] += 1
             for d in range(n_dist):
                 start[d + 1] += start[d]
+            q = g0 * _KNN_GROUP + row
             for j in range(size):
-                pos = start[buf_d[r, j]]
-                start[buf_d[r, j]] += 1
-                out_d[q0 + r, pos] = buf_d[r, j]
-                out_i[q0 + r, pos] = buf_i[r, j]
+                pos = start[buf_d[row, j]]
+                start[buf_d[row, j]] += 1
+                out_d[q, pos] = buf_d[row, j]
+                out_i[q, pos] = buf_i[row, j]
 
 
 @_pjit
-def _radius_kernel(queries, n_real, blocks, n_d, radius, capacity, counts, buf_d, buf_i):
+def _radius_kernel(
+    queries, n_real, blocks, n_d, radius, tile, n_chunks, capacity, counts, buf_d, buf_i
+):
     """Hits within ``radius`` of the first ``n_real`` queries (the rest pad whole groups).
 
     Counts every hit and stores the first ``capacity`` of each query in database order.
+    Chunks and tiles as in :func:`_knn_kernel`.
     """
-    for g in prange(queries.shape[0] // _KNN_GROUP):
-        q0 = g * _KNN_GROUP
-        n_g = min(_KNN_GROUP, n_real - q0)
-        group = queries[q0 : q0 + _KNN_GROUP]
+    n_groups = queries.shape[0] // _KNN_GROUP
+    per_chunk = (n_groups + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        g0 = c * per_chunk
+        g1 = min(n_groups, g0 + per_chunk)
         bounds = np.full(_KNN_GROUP, radius + 1, dtype=np.int64)
         hits = np.zeros(_KNN_GROUP, dtype=np.int64)
         scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
-        for r in range(n_g):
-            counts[q0 + r] = 0
-        for b in range(blocks.shape[0]):
-            block = blocks[b]
-            base = b * BLOCK_SIZE
-            m = min(BLOCK_SIZE, n_d - base)
-            _group_hits(group, block, m, bounds, hits, scratch)
-            for r in range(n_g):
-                if hits[r] == 0:
-                    continue
-                q = q0 + r
-                for j in range(m):
-                    d = _code_distance(group[r], block, j)
-                    if d <= radius:
-                        if counts[q] < capacity:
-                            buf_d[q, counts[q]] = d
-                            buf_i[q, counts[q]] = base + j
-                        counts[q] += 1
+        for q in range(g0 * _KNN_GROUP, min(g1 * _KNN_GROUP, n_real)):
+            counts[q] = 0
+        for t0 in range(0, blocks.shape[0], tile):
+            for g in range(g0, g1):
+                q0 = g * _KNN_GROUP
+                n_g = min(_KNN_GROUP, n_real - q0)
+                group = queries[q0 : q0 + _KNN_GROUP]
+                for b in range(t0, min(t0 + tile, blocks.shape[0])):
+                    block = blocks[b]
+                    base = b * BLOCK_SIZE
+                    m = min(BLOCK_SIZE, n_d - base)
+                    _group_hits(group, block, m, bounds, hits, scratch)
+                    for r in range(n_g):
+                        if hits[r] == 0:
+                            continue
+                        q = q0 + r
+                        for j in range(m):
+                            d = _code_distance(group[r], block, j)
+                            if d <= radius:
+                                if counts[q] < capacity:
+                                    buf_d[q, counts[q]] = d
+                                    buf_i[q, counts[q]] = base + j
+                                counts[q] += 1
 
 
 @_pjit
@@ -332,6 +363,16 @@ def pairwise_distances(query_words, database, memory_budget=DEFAULT_MEMORY_BUDGE
     return out
 
 
+def _tile_blocks(n_words):
+    """Blocks per database tile: ``_TILE_BYTES`` of codes."""
+    return max(1, _TILE_BYTES // (BLOCK_SIZE * 8 * n_words))
+
+
+def _n_chunks(n_queries, n_jobs):
+    """Parallel chunks of query groups: one per thread, at most one per group."""
+    return max(1, min(_n_threads(n_jobs), -(-n_queries // _KNN_GROUP)))
+
+
 def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
     """Exact k nearest neighbours: ``(distances int32, indices int64)``, each (n_queries, k).
 
@@ -346,22 +387,31 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
     k : int
         Number of neighbours.
     memory_budget : int
-        Accepted for a common signature; this kernel needs no large block. Its candidate
-        buffers take ``64 * (2 k + 256)`` bytes per thread.
+        Bound on the candidate buffers, about ``16 (2 k + 256) + 8 n_bits`` bytes per query:
+        the queries are searched in batches that fit it (each batch scans the database once).
     n_jobs : int, default=None
         Threads; ``None`` means 1 and ``-1`` all.
     """
     queries, codes = _prepare(query_words, database)
     n_q, n_d = len(queries), len(codes)
-    queries = _pad_to_groups(queries)  # the padding rows are dropped below
-    out_d = np.empty((len(queries), k), dtype=np.int64)
-    out_i = np.empty((len(queries), k), dtype=np.int64)
-    if n_q and k:
-        capacity = int(min(n_d, 2 * k + 256))
-        with _Threads(n_jobs):
-            _knn_kernel(queries, codes.blocks, n_d, k, capacity, out_d, out_i)
-    out_d, out_i = out_d[:n_q], out_i[:n_q]
-    return out_d.astype(np.int32), out_i
+    out_d = np.empty((n_q, k), dtype=np.int32)
+    out_i = np.empty((n_q, k), dtype=np.int64)
+    if not (n_q and k):
+        return out_d, out_i
+    capacity = int(min(n_d, 2 * k + 256))
+    per_query = 16 * capacity + 8 * (64 * queries.shape[1] + 2)
+    batch = max(_KNN_GROUP, memory_budget // per_query // _KNN_GROUP * _KNN_GROUP)
+    tile = _tile_blocks(queries.shape[1])
+    with _Threads(n_jobs):
+        for q0 in range(0, n_q, batch):
+            part = _pad_to_groups(queries[q0 : q0 + batch])  # padding rows dropped below
+            part_d = np.empty((len(part), k), dtype=np.int64)
+            part_i = np.empty((len(part), k), dtype=np.int64)
+            n_chunks = _n_chunks(len(part), n_jobs)
+            _knn_kernel(part, codes.blocks, n_d, k, capacity, tile, n_chunks, part_d, part_i)
+            q1 = min(q0 + batch, n_q)
+            out_d[q0:q1], out_i[q0:q1] = part_d[: q1 - q0], part_i[: q1 - q0]
+    return out_d, out_i
 
 
 def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
@@ -371,6 +421,7 @@ def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BU
     distances and int64 indices.
     """
     queries, codes = _prepare(query_words, database)
+    tile = _tile_blocks(queries.shape[1])
 
     def kernel(rows, capacity, counts, buf_d, buf_i):
         _radius_kernel(
@@ -379,6 +430,8 @@ def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BU
             codes.blocks,
             len(codes),
             int(radius),
+            tile,
+            _n_chunks(len(rows), n_jobs),
             capacity,
             counts,
             buf_d,
