@@ -17,6 +17,10 @@ Design
   for four queries, and the pass over a block only *counts*, per query, the codes that beat
   the query's current bound. Distances are computed again, one query at a time, only in the
   rare blocks where that count is not zero.
+* Each thread takes a share of the query groups and walks the database one tile (64 KiB of
+  codes) at a time, scanning the tile for all its groups while it sits in the L2 cache, so
+  the database is read from memory once per thread rather than once per group. That kept
+  256-bit codes (1M codes: 32 MB, more than the cache) from waiting on memory: 2.6x faster.
 * k nearest neighbours are found without sorting: each query keeps a per-distance histogram
   of the candidates it holds and a bound ``t``, the smallest distance whose cumulative count
   reaches ``k``. A database item is a candidate only when its distance is below ``t`` (an
