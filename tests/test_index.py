@@ -330,6 +330,32 @@ def test_torch_backend_errors_or_matches():
     np.testing.assert_array_equal(dist, hamming_distances(queries, database))
 
 
+def test_torch_backend_keeps_codes_on_the_device(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from skhash.index import _torch_search
+
+    # the CPU stands in for the GPU: the same tensors and the same code path
+    monkeypatch.setattr(_torch_search, "_device", lambda torch, device: torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    database, queries = random_codes(rng, 90, 130, n_distinct=20), random_codes(rng, 6, 130)
+    index = HammingIndex(backend="torch").fit(database)
+    want = HammingIndex(backend="numpy").fit(database)
+    got, expected = index.kneighbors(queries, 30), want.kneighbors(queries, 30)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
+    device_codes = index._device_codes
+    assert isinstance(device_codes.words, torch.Tensor) and device_codes.words.dtype == torch.int64
+    assert device_codes.words.numel() * 8 == pack_codes(database).nbytes  # no wider copy
+    index.radius_neighbors(queries, radius=40)
+    assert index._device_codes is device_codes  # kept between searches
+    assert getattr(pickle.loads(pickle.dumps(index)), "_device_codes", None) is None
+    index.add(queries)
+    assert index._device_codes is None
+    np.testing.assert_array_equal(
+        index.distances(queries), hamming_distances(queries, np.vstack([database, queries]))
+    )
+
+
 def test_packing_round_trip_and_check_codes():
     rng = np.random.default_rng(0)
     codes = random_codes(rng, 7, 130)

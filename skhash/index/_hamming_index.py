@@ -63,7 +63,8 @@ class HammingIndex(BaseEstimator):
         - ``"mih"``: multi-index hashing (Norouzi et al., 2012), sublinear for small radii
           and small k on large databases; its tables are built on first use.
         - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan.
-        - ``"torch"``: scan on a CUDA device with torch (optional dependency).
+        - ``"torch"``: scan on a CUDA device with torch (optional dependency); the codes
+          are copied to the GPU at the first search and kept there (not pickled).
         - ``"auto"``: multi-index hashing where it can pay (large database, small radius
           or k), each query's search capped at half a scan's cost: a query past
           the cap, or a whole batch whose first queries mostly are, is answered by
@@ -128,7 +129,7 @@ class HammingIndex(BaseEstimator):
         self.n_bits_ = codes.shape[1]
         self._codes = BlockedCodes(pack_codes(codes))
         self.n_indexed_ = len(codes)
-        self._mih = None
+        self._mih = self._device_codes = None
         return self
 
     def add(self, codes):
@@ -137,12 +138,13 @@ class HammingIndex(BaseEstimator):
         codes = check_codes(codes, n_bits=self.n_bits_)
         self._codes = self._codes.append(pack_codes(codes))
         self.n_indexed_ = len(self._codes)
-        self._mih = None  # multi-index tables are rebuilt on next use
+        self._mih = self._device_codes = None  # tables and device copy: rebuilt on next use
         return self
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_mih", None)  # plain numpy, but large: rebuilt on first use
+        state.pop("_device_codes", None)  # a GPU copy: pickles stay device-free
         return state
 
     @property
@@ -237,7 +239,10 @@ class HammingIndex(BaseEstimator):
         queries = self._pack_queries(codes)
         backend = self._search_backend(exhaustive=True)
         return backend.pairwise_distances(
-            queries, self._codes, self.memory_budget, n_jobs=self.n_jobs
+            queries,
+            self._database(self._backend_name(exhaustive=True)),
+            self.memory_budget,
+            n_jobs=self.n_jobs,
         )
 
     def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
@@ -267,12 +272,24 @@ class HammingIndex(BaseEstimator):
             self._mih = MultiIndexHashing(self._codes, self.n_bits_)
         return self._mih
 
+    def _database(self, backend_name):
+        """The database as a backend scans it: the blocked codes, or their copy on the GPU."""
+        if backend_name != "torch":
+            return self._codes
+        if getattr(self, "_device_codes", None) is None:
+            from ._torch_search import DeviceCodes
+
+            self._device_codes = DeviceCodes(self._codes)
+        return self._device_codes
+
     def _search(self, method, queries, arg, **criteria):
         """Run ``method`` ("knn_search" or "radius_search") on the chosen backend."""
         backend = self._search_backend(**criteria)
         search = getattr(backend, method)
-        if self.backend != "auto" or self._backend_name(**criteria) != "mih":
-            return search(queries, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs)
+        name = self._backend_name(**criteria)
+        if self.backend != "auto" or name != "mih":
+            database = self._database(name)
+            return search(queries, database, arg, self.memory_budget, n_jobs=self.n_jobs)
         # auto: capped multi-index searches, on trial for the first queries; the queries
         # that give up, or all the rest if most of the trial gave up, are scanned
         scan = getattr(_exhaustive_module(), method)

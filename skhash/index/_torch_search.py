@@ -1,9 +1,12 @@
 """Exhaustive Hamming search with torch, for codes scanned on a CUDA device.
 
 Imported only when ``HammingIndex(backend="torch")`` searches. Same functions and exact
-results as :mod:`skhash.index._numpy_search`. The packed words are viewed as bytes and
-counted through a 256-entry table (torch has no popcount); k nearest neighbours come from
-``torch.topk`` on the key ``distance * n_database + index``, so ties go to the lower index.
+results as :mod:`skhash.index._numpy_search`. The database lives on the device as 64-bit
+words (:class:`DeviceCodes`, the memory of the packed codes), kept there between searches
+by the index. Torch has no popcount, so distances use the SWAR bit count (pairs, nibbles,
+bytes, then a multiply that sums the bytes), all on int64 tensors; k nearest neighbours
+come from ``torch.topk`` on the key ``distance * n_database + index``, so ties go to the
+lower index.
 """
 
 import numpy as np
@@ -11,6 +14,9 @@ import numpy as np
 from ._packing import as_words
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
+# SWAR masks, all below 2**63 so they are valid int64 constants
+_M1, _M2, _M4 = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F
+_H01 = 0x0101010101010101
 
 
 def _torch():
@@ -34,24 +40,47 @@ def _device(torch, device):
     return torch.device(device)
 
 
-def _as_bytes(torch, words, device):
-    as_u8 = np.ascontiguousarray(words, dtype="<u8").view(np.uint8)
-    return torch.from_numpy(as_u8.astype(np.int64)).to(device)
+class DeviceCodes:
+    """Packed codes held on a torch device as int64 words (the same bytes as the codes).
+
+    Parameters
+    ----------
+    database : ndarray of shape (n, n_words), dtype uint64, or BlockedCodes
+        Packed codes.
+    device : str or torch.device, default=None
+        Where to keep them; ``None`` means ``"cuda"`` (an error if torch finds no GPU).
+    """
+
+    def __init__(self, database, device=None):
+        torch = _torch()
+        self.device = _device(torch, device)
+        words = as_words(database)
+        self.words = torch.from_numpy(words.view(np.int64)).to(self.device)
+
+    def __len__(self):
+        return self.words.shape[0]
 
 
-def _blocks(torch, query_words, database_words, memory_budget, device):
+def _popcount(x):
+    """Bits set in each int64 of ``x`` (SWAR; the shifts are masked, so signs don't matter)."""
+    x = x - ((x >> 1) & _M1)
+    x = (x & _M2) + ((x >> 2) & _M2)
+    x = (x + (x >> 4)) & _M4
+    return (x * _H01) >> 56  # the top byte: the sum of the byte counts, at most 64
+
+
+def _blocks(torch, query_words, database, memory_budget, device):
     """Yield ``(q0, q1, distances)`` with distances an int64 (block, n_database) tensor."""
-    torch_dev = _device(torch, device)
-    table = torch.tensor([bin(b).count("1") for b in range(256)], device=torch_dev)
-    database = _as_bytes(torch, as_words(database_words), torch_dev)
-    queries = _as_bytes(torch, query_words, torch_dev)
-    n_d, n_bytes = database.shape
-    step = max(1, memory_budget // max(1, 16 * n_d * max(1, n_bytes // 8)))
+    codes = database if isinstance(database, DeviceCodes) else DeviceCodes(database, device)
+    queries = np.ascontiguousarray(query_words, dtype=np.uint64).view(np.int64)
+    queries = torch.from_numpy(queries).to(codes.device)
+    n_d, n_words = codes.words.shape
+    step = max(1, memory_budget // max(1, 24 * n_d))  # distances + one word's XOR and count
     for q0 in range(0, len(queries), step):
         block = queries[q0 : q0 + step]
-        dist = torch.zeros((len(block), n_d), dtype=torch.int64, device=torch_dev)
-        for b in range(n_bytes):
-            dist += table[torch.bitwise_xor(block[:, None, b], database[None, :, b])]
+        dist = torch.zeros((len(block), n_d), dtype=torch.int64, device=codes.device)
+        for w in range(n_words):
+            dist += _popcount(torch.bitwise_xor(block[:, None, w], codes.words[None, :, w]))
         yield q0, q0 + len(block), dist
 
 
