@@ -69,6 +69,17 @@ def _code_distance(query, block, j):
 
 
 @_inline
+def _four_word_distance(query, x, y, z, u):
+    """Distance from a 4-word ``query`` to the code with words ``x, y, z, u`` (int32)."""
+    return np.int32(
+        _popcount(query[0] ^ x)
+        + _popcount(query[1] ^ y)
+        + _popcount(query[2] ^ z)
+        + _popcount(query[3] ^ u)
+    )
+
+
+@_inline
 def _group_hits(queries, block, m, bounds, hits, scratch):
     """Count, for each of four queries, the first ``m`` codes of ``block`` below its bound.
 
@@ -100,45 +111,12 @@ def _group_hits(queries, block, m, bounds, hits, scratch):
             h2 += np.int32(_popcount(a2 ^ x) + _popcount(c2 ^ y)) < e2
             h3 += np.int32(_popcount(a3 ^ x) + _popcount(c3 ^ y)) < e3
     elif n_words == 4:
-        q = queries
         for j in range(m):
             x, y, z, u = block[0, j], block[1, j], block[2, j], block[3, j]
-            h0 += (
-                np.int32(
-                    _popcount(q[0, 0] ^ x)
-                    + _popcount(q[0, 1] ^ y)
-                    + _popcount(q[0, 2] ^ z)
-                    + _popcount(q[0, 3] ^ u)
-                )
-                < e0
-            )
-            h1 += (
-                np.int32(
-                    _popcount(q[1, 0] ^ x)
-                    + _popcount(q[1, 1] ^ y)
-                    + _popcount(q[1, 2] ^ z)
-                    + _popcount(q[1, 3] ^ u)
-                )
-                < e1
-            )
-            h2 += (
-                np.int32(
-                    _popcount(q[2, 0] ^ x)
-                    + _popcount(q[2, 1] ^ y)
-                    + _popcount(q[2, 2] ^ z)
-                    + _popcount(q[2, 3] ^ u)
-                )
-                < e2
-            )
-            h3 += (
-                np.int32(
-                    _popcount(q[3, 0] ^ x)
-                    + _popcount(q[3, 1] ^ y)
-                    + _popcount(q[3, 2] ^ z)
-                    + _popcount(q[3, 3] ^ u)
-                )
-                < e3
-            )
+            h0 += _four_word_distance(queries[0], x, y, z, u) < e0
+            h1 += _four_word_distance(queries[1], x, y, z, u) < e1
+            h2 += _four_word_distance(queries[2], x, y, z, u) < e2
+            h3 += _four_word_distance(queries[3], x, y, z, u) < e3
     else:
         scratch[:, :m] = 0
         for w in range(n_words):
