@@ -413,6 +413,29 @@ def test_retrieval_split_bad_sizes(kwargs, match):
         make_retrieval_split(X, y, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_query": 2}, "n_query=2 leaves 2 samples on one side for 5 classes"),
+        ({"n_query": 50, "n_train": 3}, "n_train=3 leaves 3 samples"),
+        ({"n_query": 50, "n_train": 447}, "n_train=447 leaves 3 samples"),
+    ],
+)
+def test_retrieval_split_stratified_sizes_below_the_classes(kwargs, match):
+    X, y = _blobs()
+    with pytest.raises(ValueError, match=match):
+        make_retrieval_split(X, y, **kwargs)
+    make_retrieval_split(X, y, stratify=False, **kwargs)  # the way out the message gives
+
+
+def test_retrieval_split_stratified_singleton_class():
+    X, y = _blobs()
+    y = y.copy()
+    y[0] = 99  # a class of one sample cannot be on both sides
+    with pytest.raises(ValueError, match="class 99 has 1"):
+        make_retrieval_split(X, y, n_query=50)
+
+
 def test_retrieval_split_length_mismatch():
     X, y = _blobs()
     with pytest.raises(ValueError, match="labels"):

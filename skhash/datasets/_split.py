@@ -38,14 +38,28 @@ def _resolve_size(size, n_samples, name, *, allow_none=False):
     )
 
 
-def _draw(indices, n_draw, y, rng):
+def _draw(indices, n_draw, y, rng, name):
     """Split ``indices`` into ``n_draw`` drawn ones and the rest (stratified on ``y`` if given).
 
-    Both parts come back in random order.
+    Both parts come back in random order. ``name`` names ``n_draw`` in error messages.
     """
     if n_draw == len(indices):
         return rng.permutation(indices), indices[:0]
     strata = None if y is None else y[indices]
+    if strata is not None:
+        classes, counts = np.unique(strata, return_counts=True)
+        n_rest = len(indices) - n_draw
+        if min(n_draw, n_rest) < len(classes):
+            raise ValueError(
+                f"stratify=True puts every class on both sides of the split, but {name}="
+                f"{n_draw} leaves {min(n_draw, n_rest)} samples on one side for "
+                f"{len(classes)} classes. Change {name}, or pass stratify=False."
+            )
+        if counts.min() < 2:
+            raise ValueError(
+                f"stratify=True needs at least 2 samples of each class, and class "
+                f"{classes[counts.argmin()].tolist()!r} has 1 here. Pass stratify=False."
+            )
     drawn, rest = train_test_split(
         indices, train_size=n_draw, stratify=strata, random_state=rng, shuffle=True
     )
@@ -187,14 +201,14 @@ def make_retrieval_split(
 
     rng = check_random_state(random_state)
     indices = np.arange(n_samples)
-    query_indices, rest = _draw(indices, n_query, strata, rng)
+    query_indices, rest = _draw(indices, n_query, strata, rng, "n_query")
     if n_train is None:
         train_indices, database_indices = rng.permutation(rest), rest
     elif train_in_database:
         database_indices = rest
-        train_indices, _ = _draw(rest, n_train, strata, rng)
+        train_indices, _ = _draw(rest, n_train, strata, rng, "n_train")
     else:
-        train_indices, database_indices = _draw(rest, n_train, strata, rng)
+        train_indices, database_indices = _draw(rest, n_train, strata, rng, "n_train")
 
     def take(values, idx):
         return None if values is None else _safe_indexing(values, idx)
