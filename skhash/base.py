@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .index import HammingIndex
-from .utils.validation import check_labels
+from .utils.validation import check_labels, warn_if_nothing_relevant
 
 __all__ = ["BaseHasher"]
 
@@ -288,6 +288,7 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             )
         codes = self.transform(X)
         y = check_labels(y, n_samples=len(codes), like=self.database_labels_)
+        warn_if_nothing_relevant(y, self.database_labels_)
         # Queries in chunks, so the distance matrix held at once stays near 64 MiB.
         step = max(1, (64 * 2**20) // (8 * max(self.index_.n_indexed_, 1)))
         per_query = [

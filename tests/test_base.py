@@ -1,13 +1,15 @@
 """The shared hasher API: search semantics against brute force, database, errors, pickling."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -129,6 +131,19 @@ def test_grid_search_over_pipeline_uses_default_score(digits):
     assert np.all((scores > 0) & (scores <= 1))
     assert search.best_params_ == {"hash__n_bits": 16}  # more bits rank better here
     assert search.best_estimator_.transform(X[:2]).shape == (2, 16)
+
+
+def test_unshuffled_cv_on_sorted_labels_warns(digits):
+    X, y, _, _ = digits
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]  # sorted by class: a plain 5-fold split isolates classes
+    with pytest.warns(UndefinedMetricWarning, match="queries share no label with the database"):
+        scores = cross_val_score(ITQ(n_bits=8, random_state=0), X, y, cv=5)
+    assert scores.min() < 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedMetricWarning)
+        cv = StratifiedKFold(5, shuffle=True, random_state=0)
+        assert cross_val_score(ITQ(n_bits=8, random_state=0), X, y, cv=cv).min() > 0.2
 
 
 @pytest.mark.parametrize("cls", ALL_CLASSIC)

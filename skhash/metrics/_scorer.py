@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils.validation import warn_if_nothing_relevant
 from ._radius import precision_within_radius
 from ._ranking import mean_average_precision, precision_at_k, recall_at_k
 
@@ -65,6 +66,7 @@ class _RetrievalScorer:
                 f"{self!r} needs a labelled database, but {type(estimator).__name__}."
                 "database_labels_ is None: fit (or add) the hasher with y."
             )
+        warn_if_nothing_relevant(y, y_database)
         distances = estimator.hamming_distances(X)
         return float(self._score_func(y, y_database, distances, **self.kwargs))
 

@@ -1,8 +1,11 @@
 """Input checks shared by hashers, metrics and the comparison tools."""
 
-import numpy as np
+import warnings
 
-__all__ = ["check_labels", "relevance"]
+import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
+
+__all__ = ["check_labels", "relevance", "warn_if_nothing_relevant"]
 
 
 def check_labels(y, *, n_samples, required=False, like=None, name="y"):
@@ -82,3 +85,27 @@ def relevance(y_query, y_database):
     if y_query.ndim == 1:
         return y_query[:, None] == y_database[None, :]
     return (y_query.astype(np.float32) @ y_database.astype(np.float32).T) > 0
+
+
+def warn_if_nothing_relevant(y_query, y_database):
+    """Warn when queries share no label with any database item (their AP is then 0).
+
+    The usual cause is a cross-validation split of data sorted by class without shuffling:
+    a validation fold then holds classes that its training part (the database) lacks.
+    """
+    y_query, y_database = np.asarray(y_query), np.asarray(y_database)
+    if len(y_query) == 0 or len(y_database) == 0:
+        return
+    if y_query.ndim == 1:
+        alone = ~np.isin(y_query, y_database)
+    else:
+        alone = ~(y_query.astype(bool) & y_database.astype(bool).any(axis=0)).any(axis=1)
+    if alone.any():
+        warnings.warn(
+            f"{alone.sum()} of the {len(y_query)} queries share no label with the database: "
+            "their average precision is 0, and it counts in the mean. With GridSearchCV or "
+            "cross_val_score on data sorted by class, split with shuffling: "
+            "cv=StratifiedKFold(5, shuffle=True).",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
