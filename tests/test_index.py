@@ -197,6 +197,22 @@ def test_numba_tiles_chunks_and_batches(monkeypatch, n_bits):
         np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("k", [1, 7, 120, 150])
+def test_numba_few_queries_split_the_database(monkeypatch, k):
+    """Fewer query groups than threads: database parts searched in parallel, then merged."""
+    if _numba_search._n_threads(2) < 2:
+        pytest.skip("needs two numba threads")
+    monkeypatch.setattr(_numba_search, "_MIN_PART", 64)
+    rng = np.random.default_rng(k)
+    database = pack_codes(random_codes(rng, 300, 70, n_distinct=12))  # 5 blocks, many ties
+    queries = pack_codes(random_codes(rng, 3, 70, n_distinct=12))
+    assert _numba_search._n_parts(1, 300, k, n_jobs=2) == 2  # the 2nd part: 108 codes
+    want = _numpy_search.knn_search(queries, database, k)
+    got = _numba_search.knn_search(queries, database, k, n_jobs=2)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_threads_restored():
     import numba
 

@@ -40,6 +40,7 @@ DEFAULT_MEMORY_BUDGET = 64 * 2**20
 _KNN_GROUP = 4  # queries scanned together: each database word is loaded once for four
 _TASK_BLOCKS = 64  # database blocks per parallel task of the distance matrix
 _TILE_BYTES = 64 * 2**10  # database bytes scanned by all of a thread's queries in turn (L2)
+_MIN_PART = 65_536  # fewest codes in a database part searched by its own thread
 
 
 @intrinsic
@@ -175,17 +176,23 @@ def _insert(d, index, r, k, capacity, counts, bounds, below, sizes, buf_d, buf_i
 
 
 @_pjit
-def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, out_d, out_i):
-    """Top-k of each query; ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded).
+def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_d, out_i):
+    """Top-k of each query in each database part: ``out_d[p, q]`` for part ``p``.
 
-    The groups of queries are split into ``n_chunks`` parallel chunks; each chunk walks the
-    database one tile of ``tile`` blocks at a time and scans the tile for all its groups
-    while it sits in cache, each group keeping its own candidates across tiles.
+    ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded). The groups of queries are
+    split into ``n_chunks`` chunks and the database blocks into ``n_parts`` contiguous parts,
+    one parallel task per (chunk, part) pair; a task walks its part one tile of ``tile``
+    blocks at a time and scans the tile for all its groups while it sits in cache, each group
+    keeping its own candidates across tiles. A part with fewer than ``k`` codes pads its
+    results with the distance ``64 * n_words + 2`` (beyond any real one) and index 0.
     """
     n_groups = queries.shape[0] // _KNN_GROUP
     n_dist = queries.shape[1] * 64 + 2
     per_chunk = (n_groups + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
+    per_part = (blocks.shape[0] + n_parts - 1) // n_parts
+    for task in prange(n_chunks * n_parts):
+        c, p = task // n_parts, task % n_parts
+        b_lo, b_hi = p * per_part, min(blocks.shape[0], (p + 1) * per_part)
         g0 = c * per_chunk
         n_mine = max(0, min(n_groups, g0 + per_chunk) - g0)
         n_rows = n_mine * _KNN_GROUP  # query r of group i is row i * _KNN_GROUP + r
@@ -197,12 +204,12 @@ def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, out_d, out_i)
         buf_i = np.empty((n_rows, capacity), dtype=np.int64)
         hits = np.zeros(_KNN_GROUP, dtype=np.int64)
         scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
-        for t0 in range(0, blocks.shape[0], tile):
+        for t0 in range(b_lo, b_hi, tile):
             for i in range(n_mine):
                 r0 = i * _KNN_GROUP
                 q0 = (g0 + i) * _KNN_GROUP
                 group = queries[q0 : q0 + _KNN_GROUP]
-                for b in range(t0, min(t0 + tile, blocks.shape[0])):
+                for b in range(t0, min(t0 + tile, b_hi)):
                     block = blocks[b]
                     base = b * BLOCK_SIZE
                     m = min(BLOCK_SIZE, n_d - base)
@@ -229,8 +236,10 @@ def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, out_d, out_i)
             for j in range(size):
                 pos = start[buf_d[row, j]]
                 start[buf_d[row, j]] += 1
-                out_d[q, pos] = buf_d[row, j]
-                out_i[q, pos] = buf_i[row, j]
+                out_d[p, q, pos] = buf_d[row, j]
+                out_i[p, q, pos] = buf_i[row, j]
+            out_d[p, q, size:] = n_dist
+            out_i[p, q, size:] = 0
 
 
 @_pjit
@@ -355,6 +364,25 @@ def _n_chunks(n_queries, n_jobs):
     return max(1, min(_n_threads(n_jobs), -(-n_queries // _KNN_GROUP)))
 
 
+def _n_parts(n_chunks, n_database, k, n_jobs):
+    """Database parts searched in parallel: the threads the query chunks leave idle.
+
+    Only databases of ``_MIN_PART`` codes or more per part are split (and each part holds
+    about ``k`` codes or more): a few queries then use every thread, at the price of merging
+    ``n_parts`` lists of ``k``.
+    """
+    return max(1, min(_n_threads(n_jobs) // n_chunks, n_database // max(k, _MIN_PART)))
+
+
+def _merge_parts(part_d, part_i, n_database, k):
+    """The ``k`` best of each query over the parts' lists, by (distance, index)."""
+    if len(part_d) == 1:
+        return part_d[0], part_i[0]
+    keys = part_d * n_database + part_i  # (n_parts, n_queries, k)
+    keys = np.sort(keys.transpose(1, 0, 2).reshape(part_d.shape[1], -1), axis=1)[:, :k]
+    return keys // n_database, keys % n_database
+
+
 def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
     """Exact k nearest neighbours: ``(distances int32, indices int64)``, each (n_queries, k).
 
@@ -386,13 +414,17 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
     tile = _tile_blocks(queries.shape[1])
     with _Threads(n_jobs):
         for q0 in range(0, n_q, batch):
-            part = _pad_to_groups(queries[q0 : q0 + batch])  # padding rows dropped below
-            part_d = np.empty((len(part), k), dtype=np.int64)
-            part_i = np.empty((len(part), k), dtype=np.int64)
-            n_chunks = _n_chunks(len(part), n_jobs)
-            _knn_kernel(part, codes.blocks, n_d, k, capacity, tile, n_chunks, part_d, part_i)
+            rows = _pad_to_groups(queries[q0 : q0 + batch])  # padding rows dropped below
+            n_chunks = _n_chunks(len(rows), n_jobs)
+            n_parts = _n_parts(n_chunks, n_d, k, n_jobs)
+            part_d = np.empty((n_parts, len(rows), k), dtype=np.int64)
+            part_i = np.empty((n_parts, len(rows), k), dtype=np.int64)
+            _knn_kernel(
+                rows, codes.blocks, n_d, k, capacity, tile, n_chunks, n_parts, part_d, part_i
+            )
+            best_d, best_i = _merge_parts(part_d, part_i, n_d, k)
             q1 = min(q0 + batch, n_q)
-            out_d[q0:q1], out_i[q0:q1] = part_d[: q1 - q0], part_i[: q1 - q0]
+            out_d[q0:q1], out_i[q0:q1] = best_d[: q1 - q0], best_i[: q1 - q0]
     return out_d, out_i
 
 
