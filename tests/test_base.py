@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skhash import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
+from skhash.utils.validation import warn_if_nothing_relevant
 
 ALL_CLASSIC = [LSH, PCAHashing, ITQ, SpectralHashing, KMeansHashing]
 
@@ -144,6 +145,15 @@ def test_unshuffled_cv_on_sorted_labels_warns(digits):
         warnings.simplefilter("error", UndefinedMetricWarning)
         cv = StratifiedKFold(5, shuffle=True, random_state=0)
         assert cross_val_score(ITQ(n_bits=8, random_state=0), X, y, cv=cv).min() > 0.2
+
+
+def test_nothing_relevant_warning_cases():
+    with pytest.warns(UndefinedMetricWarning, match="1 of the 2 queries"):
+        warn_if_nothing_relevant(np.array([[1, 0], [0, 1]]), np.array([[1, 0], [1, 0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_nothing_relevant(np.array([0, 1]), np.array([1, 0, 1]))
+        warn_if_nothing_relevant(None, np.array([1]))  # missing labels: left to the metric
 
 
 @pytest.mark.parametrize("cls", ALL_CLASSIC)

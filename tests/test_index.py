@@ -208,9 +208,29 @@ def test_numba_few_queries_split_the_database(monkeypatch, k):
     queries = pack_codes(random_codes(rng, 3, 70, n_distinct=12))
     assert _numba_search._n_parts(1, 300, k, n_jobs=2) == 2  # the 2nd part: 108 codes
     want = _numpy_search.knn_search(queries, database, k)
-    got = _numba_search.knn_search(queries, database, k, n_jobs=2)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_array_equal(g, w)
+    for budget in (64 * 2**20, 1024):  # a small budget keeps one part
+        got = _numba_search.knn_search(queries, database, k, memory_budget=budget, n_jobs=2)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert _numba_search._n_parts(1, 300, k, n_jobs=2, max_parts=0) == 1
+
+
+@pytest.mark.parametrize("backend", ["auto", *EXACT_BACKENDS])
+def test_no_queries_give_no_results(backend):
+    index = HammingIndex(backend=backend).fit(random_codes(np.random.default_rng(0), 90, 70))
+    none = np.empty((0, 70), dtype=np.uint8)
+    dist, ind = index.radius_neighbors(none, radius=3)
+    assert len(dist) == len(ind) == 0
+    dist, ind = index.kneighbors(none, 5)
+    assert dist.shape == ind.shape == (0, 5)
+
+
+def test_radius_beyond_the_code_length():
+    rng = np.random.default_rng(0)
+    database, queries = pack_codes(random_codes(rng, 70, 64)), pack_codes(random_codes(rng, 2, 64))
+    for radius in (64, 2**31 - 1, 2**40):
+        ind = _numba_search.radius_search(queries, database, radius)[1]
+        assert [len(i) for i in ind] == [70, 70]
 
 
 def test_threads_restored():
@@ -274,6 +294,7 @@ def test_pickle_round_trip_drops_tables():
     before = index.kneighbors(queries, 7)
     assert index._mih is not None and index.nbytes > index.packed_codes_.nbytes
     clone = pickle.loads(pickle.dumps(index))
+    assert index._mih is not None  # pickling leaves the live index as it was
     assert getattr(clone, "_mih", None) is None
     for a, b in zip(before, clone.kneighbors(queries, 7), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -365,6 +386,7 @@ def test_torch_backend_keeps_codes_on_the_device(monkeypatch):
     index.radius_neighbors(queries, radius=40)
     assert index._device_codes is device_codes  # kept between searches
     assert getattr(pickle.loads(pickle.dumps(index)), "_device_codes", None) is None
+    assert index._device_codes is device_codes  # pickling leaves the live index as it was
     index.add(queries)
     assert index._device_codes is None
     np.testing.assert_array_equal(
@@ -394,6 +416,17 @@ def test_blocked_layout_round_trip(n):
         np.testing.assert_array_equal(blocked.blocks[i // BLOCK_SIZE, :, i % BLOCK_SIZE], words[i])
     more = pack_codes(random_codes(np.random.default_rng(1), 70, 130))
     np.testing.assert_array_equal(blocked.append(more).words(), np.vstack([words, more]))
+
+
+def test_pickle_from_before_the_blocked_layout_loads():
+    codes = random_codes(np.random.default_rng(0), 100, 70)
+    index = HammingIndex().fit(codes)
+    state = index.__getstate__()
+    state["packed_codes_"] = state.pop("_codes").words()  # the old pickled form
+    old = HammingIndex.__new__(HammingIndex)
+    old.__setstate__(state)
+    for a, b in zip(old.kneighbors(codes[:3], 4), index.kneighbors(codes[:3], 4), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_index_memory_is_the_packed_codes():

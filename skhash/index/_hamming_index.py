@@ -142,10 +142,16 @@ class HammingIndex(BaseEstimator):
         return self
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: pickling must not touch the index
         state.pop("_mih", None)  # plain numpy, but large: rebuilt on first use
         state.pop("_device_codes", None)  # a GPU copy: pickles stay device-free
         return state
+
+    def __setstate__(self, state):
+        if "packed_codes_" in state:  # pickled before the blocked layout
+            state = dict(state)
+            state["_codes"] = BlockedCodes(state.pop("packed_codes_"))
+        super().__setstate__(state)
 
     @property
     def nbytes(self):

@@ -176,10 +176,11 @@ def _insert(d, index, r, k, capacity, counts, bounds, below, sizes, buf_d, buf_i
 
 
 @_pjit
-def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_d, out_i):
+def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_d, out_i):
     """Top-k of each query in each database part: ``out_d[p, q]`` for part ``p``.
 
-    ``len(queries)`` is a multiple of ``_KNN_GROUP`` (padded). The groups of queries are
+    ``len(queries)`` is a multiple of ``_KNN_GROUP``; the rows from ``n_real`` on pad the
+    last group (scanned with it, their candidates not kept). The groups of queries are
     split into ``n_chunks`` chunks and the database blocks into ``n_parts`` contiguous parts,
     one parallel task per (chunk, part) pair; a task walks its part one tile of ``tile``
     blocks at a time and scans the tile for all its groups while it sits in cache, each group
@@ -214,7 +215,7 @@ def _knn_kernel(queries, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_
                     base = b * BLOCK_SIZE
                     m = min(BLOCK_SIZE, n_d - base)
                     _group_hits(group, block, m, bounds[r0:], hits, scratch)
-                    for r in range(_KNN_GROUP):
+                    for r in range(min(_KNN_GROUP, n_real - q0)):
                         if hits[r] == 0:
                             continue
                         for j in range(m):
@@ -364,14 +365,15 @@ def _n_chunks(n_queries, n_jobs):
     return max(1, min(_n_threads(n_jobs), -(-n_queries // _KNN_GROUP)))
 
 
-def _n_parts(n_chunks, n_database, k, n_jobs):
+def _n_parts(n_chunks, n_database, k, n_jobs, max_parts=None):
     """Database parts searched in parallel: the threads the query chunks leave idle.
 
     Only databases of ``_MIN_PART`` codes or more per part are split (and each part holds
     about ``k`` codes or more): a few queries then use every thread, at the price of merging
-    ``n_parts`` lists of ``k``.
+    ``n_parts`` lists of ``k``. ``max_parts`` caps them (each part holds its own candidates).
     """
-    return max(1, min(_n_threads(n_jobs) // n_chunks, n_database // max(k, _MIN_PART)))
+    n_parts = min(_n_threads(n_jobs) // n_chunks, n_database // max(k, _MIN_PART))
+    return max(1, n_parts if max_parts is None else min(n_parts, max_parts))
 
 
 def _merge_parts(part_d, part_i, n_database, k):
@@ -416,11 +418,24 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
         for q0 in range(0, n_q, batch):
             rows = _pad_to_groups(queries[q0 : q0 + batch])  # padding rows dropped below
             n_chunks = _n_chunks(len(rows), n_jobs)
-            n_parts = _n_parts(n_chunks, n_d, k, n_jobs)
+            # each part holds candidates and results for all rows: keep within the budget
+            max_parts = memory_budget // ((per_query + 32 * k) * len(rows))
+            n_parts = _n_parts(n_chunks, n_d, k, n_jobs, max_parts)
             part_d = np.empty((n_parts, len(rows), k), dtype=np.int64)
             part_i = np.empty((n_parts, len(rows), k), dtype=np.int64)
+            n_real = min(batch, n_q - q0)
             _knn_kernel(
-                rows, codes.blocks, n_d, k, capacity, tile, n_chunks, n_parts, part_d, part_i
+                rows,
+                n_real,
+                codes.blocks,
+                n_d,
+                k,
+                capacity,
+                tile,
+                n_chunks,
+                n_parts,
+                part_d,
+                part_i,
             )
             best_d, best_i = _merge_parts(part_d, part_i, n_d, k)
             q1 = min(q0 + batch, n_q)
@@ -436,6 +451,7 @@ def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BU
     """
     queries, codes = _prepare(query_words, database)
     tile = _tile_blocks(queries.shape[1])
+    radius = min(int(radius), 64 * queries.shape[1])  # every code is within 64 * n_words
 
     def kernel(rows, capacity, counts, buf_d, buf_i):
         _radius_kernel(
@@ -443,7 +459,7 @@ def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BU
             len(rows),
             codes.blocks,
             len(codes),
-            int(radius),
+            radius,
             tile,
             _n_chunks(len(rows), n_jobs),
             capacity,
@@ -464,6 +480,8 @@ def collect_hits(kernel, n_queries, n_database, memory_budget, capacity=64):
     ``buf_i``; queries with more hits are run again with a buffer large enough for them.
     Each query's hits are then sorted by distance, ties by index.
     """
+    if n_queries == 0:
+        return [], []
     rows = np.arange(n_queries)
     capacity = int(max(1, min(n_database, capacity, memory_budget // (16 * max(n_queries, 1)))))
     counts = np.zeros(n_queries, dtype=np.int64)
@@ -511,13 +529,14 @@ def _sort_rows(counts, buf_d, buf_i, n_database):
 
 
 def _chunks(rows, counts, memory_budget):
-    """Split ``rows`` into groups whose hit buffers fit in ``memory_budget``."""
-    start = 0
-    while start < len(rows):
-        stop = start + 1
-        while stop < len(rows) and 16 * (stop + 1 - start) * counts[
-            rows[start : stop + 1]
-        ].max() <= (memory_budget):
-            stop += 1
-        yield rows[start:stop]
-        start = stop
+    """Split ``rows`` into groups whose hit buffers fit in ``memory_budget`` (one pass)."""
+    start, biggest = 0, 0
+    for stop, q in enumerate(rows):
+        with_q = max(biggest, counts[q])
+        if stop > start and 16 * (stop + 1 - start) * with_q > memory_budget:
+            yield rows[start:stop]
+            start, biggest = stop, counts[q]
+        else:
+            biggest = with_q
+    if start < len(rows):
+        yield rows[start:]

@@ -133,8 +133,16 @@ class BlockedCodes:
         return np.ascontiguousarray(flat[: self.n_codes])
 
     def append(self, words):
-        """A new layout holding these codes followed by ``words``."""
-        return BlockedCodes(np.concatenate([self.words(), words]))
+        """A new layout holding these codes followed by ``words`` (one copy of the old)."""
+        words = np.ascontiguousarray(words, dtype=np.uint64).reshape(-1, self.n_words)
+        n_codes = self.n_codes + len(words)
+        blocks = np.zeros((-(-n_codes // BLOCK_SIZE), self.n_words, BLOCK_SIZE), np.uint64)
+        blocks[: len(self.blocks)] = self.blocks
+        at = np.arange(self.n_codes, n_codes)
+        blocks[at // BLOCK_SIZE, :, at % BLOCK_SIZE] = words
+        new = object.__new__(BlockedCodes)
+        new.blocks, new.n_codes = blocks, n_codes
+        return new
 
 
 def as_blocked(database):

@@ -75,7 +75,9 @@ def _blocks(torch, query_words, database, memory_budget, device):
     queries = np.ascontiguousarray(query_words, dtype=np.uint64).view(np.int64)
     queries = torch.from_numpy(queries).to(codes.device)
     n_d, n_words = codes.words.shape
-    step = max(1, memory_budget // max(1, 24 * n_d))  # distances + one word's XOR and count
+    # per (query, code) pair: the distance, one word's XOR and its SWAR temporaries, and
+    # the kNN keys with their index row: about 64 bytes
+    step = max(1, memory_budget // max(1, 64 * n_d))
     for q0 in range(0, len(queries), step):
         block = queries[q0 : q0 + step]
         dist = torch.zeros((len(block), n_d), dtype=torch.int64, device=codes.device)

@@ -93,8 +93,10 @@ def warn_if_nothing_relevant(y_query, y_database):
     The usual cause is a cross-validation split of data sorted by class without shuffling:
     a validation fold then holds classes that its training part (the database) lacks.
     """
+    if y_query is None or y_database is None:
+        return  # the metric itself says what is missing
     y_query, y_database = np.asarray(y_query), np.asarray(y_database)
-    if len(y_query) == 0 or len(y_database) == 0:
+    if y_query.ndim == 0 or len(y_query) == 0 or len(y_database) == 0:
         return
     if y_query.ndim == 1:
         alone = ~np.isin(y_query, y_database)
