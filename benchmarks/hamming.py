@@ -1,6 +1,6 @@
 """Exact Hamming search: skhash (numba scan, multi-index hashing) against FAISS and numpy.
 
-Run ``python benchmarks/hamming.py`` (about 20 minutes on 2 cores) or ``--quick`` (about a
+Run ``python benchmarks/hamming.py`` (about 5 minutes on 2 cores) or ``--quick`` (about a
 minute). Results go to the ``hamming`` section of docs/benchmarks.md and to
 docs/_static/hamming.png.
 

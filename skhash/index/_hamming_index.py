@@ -61,18 +61,21 @@ class HammingIndex(BaseEstimator):
 
         - ``"numba"``: compiled exhaustive scan (fused XOR + popcount, counting top-k).
         - ``"mih"``: multi-index hashing (Norouzi et al., 2012), sublinear for small radii
-          and small k on large databases; its tables are built on first use.
+          and small k on large databases; its tables are built on first use and take
+          about 2-3 times the memory of the codes (``nbytes`` counts them).
         - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan.
         - ``"torch"``: scan on a CUDA device with torch (optional dependency); the codes
           are copied to the GPU at the first search and kept there (not pickled).
         - ``"auto"``: multi-index hashing where it can pay (large database, small radius
           or k), each query's search capped at half a scan's cost: a query past
           the cap, or a whole batch whose first queries mostly are, is answered by
-          ``"numba"``, as is everything else.
+          ``"numba"``, as is everything else. Use ``"numba"`` to keep the index at the
+          size of the codes.
     n_jobs : int, default=None
         Threads for backends that use them; ``None`` means 1 and ``-1`` all cores.
     memory_budget : int, default=64 MiB
-        Upper bound in bytes on the temporary memory one search block uses.
+        Upper bound in bytes on the temporary memory of a search: one block of distances,
+        or the candidate buffers of a batch of kNN queries.
 
     Attributes
     ----------
