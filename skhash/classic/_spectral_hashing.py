@@ -60,9 +60,9 @@ class SpectralHashing(BaseHasher):
     >>> from skhash import SpectralHashing
     >>> X, y = load_digits(return_X_y=True)
     >>> sh = SpectralHashing(n_bits=16).fit(X, y)
-    >>> sh.modes_[:3]
-    array([[0, 1],
-           [1, 1],
+    >>> sh.modes_[:3]  # (principal direction, frequency) of the first three bits
+    array([[3, 1],
+           [0, 1],
            [2, 1]])
     >>> sh.transform(X[:2]).shape
     (2, 16)

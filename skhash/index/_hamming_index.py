@@ -101,7 +101,7 @@ class HammingIndex(BaseEstimator):
     >>> dist, ind
     (array([[1, 1]], dtype=int32), array([[0, 1]]))
     >>> index.radius_neighbors(np.array([[1, 1, 1, 0]]), radius=1)[1][0]
-    array([2])
+    array([1, 2])
     """
 
     _parameter_constraints = {
