@@ -246,12 +246,9 @@ class HammingIndex(BaseEstimator):
         distances : ndarray of shape (n_queries, n_indexed), dtype int32
         """
         queries = self._pack_queries(codes)
-        backend = self._search_backend(exhaustive=True)
-        return backend.pairwise_distances(
-            queries,
-            self._database(self._backend_name(exhaustive=True)),
-            self.memory_budget,
-            n_jobs=self.n_jobs,
+        name = self._backend_name(exhaustive=True)
+        return self._backend(name).pairwise_distances(
+            queries, self._database(name), self.memory_budget, n_jobs=self.n_jobs
         )
 
     def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
@@ -264,14 +261,13 @@ class HammingIndex(BaseEstimator):
             return "numba"
         return self.backend
 
-    def _search_backend(self, radius=None, n_neighbors=None, exhaustive=False):
-        """The object answering a search: a module, or the multi-index tables."""
-        backend = self._backend_name(radius, n_neighbors, exhaustive)
-        if backend == "numpy":
+    def _backend(self, name):
+        """The object answering a search by backend ``name``: a module, or the tables."""
+        if name == "numpy":
             return _numpy_search
-        if backend == "numba":
+        if name == "numba":
             return _exhaustive_module()
-        if backend == "torch":
+        if name == "torch":
             from . import _torch_search
 
             return _torch_search
@@ -293,60 +289,62 @@ class HammingIndex(BaseEstimator):
 
     def _search(self, method, queries, arg, **criteria):
         """Run ``method`` ("knn_search" or "radius_search") on the chosen backend."""
-        backend = self._search_backend(**criteria)
-        search = getattr(backend, method)
         name = self._backend_name(**criteria)
+        search = getattr(self._backend(name), method)
         if self.backend != "auto" or name != "mih":
-            database = self._database(name)
-            return search(queries, database, arg, self.memory_budget, n_jobs=self.n_jobs)
+            return search(
+                queries, self._database(name), arg, self.memory_budget, n_jobs=self.n_jobs
+            )
+
         # auto: capped multi-index searches, on trial for the first queries; the queries
         # that give up, or all the rest if most of the trial gave up, are scanned
-        scan = getattr(_exhaustive_module(), method)
-        cap = self._auto_max_checks()
-        dist, ind, gave_up = search(
-            queries[:AUTO_MIH_TRIAL],
-            self._codes,
-            arg,
-            self.memory_budget,
-            n_jobs=self.n_jobs,
-            max_checks=cap,
-        )
-        if len(queries) > AUTO_MIH_TRIAL:
-            rest = queries[AUTO_MIH_TRIAL:]
+        def scan(rows):
+            return getattr(_exhaustive_module(), method)(
+                rows, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs
+            )
+
+        def capped(rows):
+            return search(
+                rows,
+                self._codes,
+                arg,
+                self.memory_budget,
+                n_jobs=self.n_jobs,
+                max_checks=self._auto_max_checks(),
+            )
+
+        dist, ind, gave_up = capped(queries[:AUTO_MIH_TRIAL])
+        rest = queries[AUTO_MIH_TRIAL:]
+        if len(rest):
             if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
-                more = (*scan(rest, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs),)
-                more += (np.zeros(len(rest), dtype=bool),)
+                more_d, more_i = scan(rest)
+                more_gave_up = np.zeros(len(rest), dtype=bool)
             else:
-                more = search(
-                    rest, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs, max_checks=cap
-                )
-            dist, ind = _join(dist, more[0]), _join(ind, more[1])
-            gave_up = np.concatenate((gave_up, more[2]))
+                more_d, more_i, more_gave_up = capped(rest)
+            dist, ind = _join(dist, more_d), _join(ind, more_i)
+            gave_up = np.concatenate((gave_up, more_gave_up))
         rows = np.flatnonzero(gave_up)
         if len(rows):
-            scanned = scan(queries[rows], self._codes, arg, self.memory_budget, n_jobs=self.n_jobs)
-            for q, d, i in zip(rows, *scanned, strict=True):
+            for q, d, i in zip(rows, *scan(queries[rows]), strict=True):
                 dist[q], ind[q] = d, i
         return dist, ind
 
     def _auto_max_checks(self):
-        """Buckets and codes a capped multi-index search may visit for ``"auto"``."""
+        """Buckets and codes a capped multi-index search may visit under ``"auto"``."""
         budget = AUTO_MIH_MAX_SHARE * self.n_indexed_ - AUTO_MIH_FIXED_COST
-        return max(1, int(budget / AUTO_MIH_COST_RATIO))
+        return max(0, int(budget / AUTO_MIH_COST_RATIO))
 
     def _mih_may_pay(self, radius, n_neighbors):
         """Whether a capped multi-index search can beat a scan at all (``"auto"``)."""
-        max_checks = AUTO_MIH_MAX_SHARE * self.n_indexed_ - AUTO_MIH_FIXED_COST
-        if max_checks <= 0:
-            return False
+        max_checks = self._auto_max_checks()
         if radius is None:  # at least the k codes returned are checked
-            return n_neighbors * AUTO_MIH_COST_RATIO < max_checks
+            return n_neighbors < max_checks
         from ._mih import expected_cost, substring_widths
 
         # radius search: its cost on uniform random codes must fit the cap (real codes,
         # with uneven buckets, cost more for some queries: those are scanned)
         widths = substring_widths(self.n_bits_, self.n_indexed_)
-        return expected_cost(widths, self.n_indexed_, radius) * AUTO_MIH_COST_RATIO < max_checks
+        return expected_cost(widths, self.n_indexed_, radius) < max_checks
 
 
 @validate_params(
