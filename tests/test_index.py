@@ -279,9 +279,9 @@ def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first)
     index = HammingIndex(n_jobs=2).fit(database)
     for got, want in zip(index.kneighbors(queries, 1), want_knn, strict=True):
         np.testing.assert_array_equal(got, want)
-    # near first: the 32 trial queries succeed, the 40 far ones give up and are scanned;
-    # far first: most of the trial gives up, so the other 48 are scanned, then those 32
-    assert scanned == ([48, 32] if far_first else [40])
+    # near first: the 16 trial queries succeed, the 40 far ones give up and are scanned;
+    # far first: most of the trial gives up, so the whole batch is scanned at once
+    assert scanned == ([80] if far_first else [40])
     for got, want in zip(index.radius_neighbors(queries, radius=3), want_radius, strict=True):
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)

@@ -20,7 +20,7 @@ AUTO_MIH_FIXED_COST = 30_000
 AUTO_MIH_COST_RATIO = 600
 # "auto" lets a query's multi-index search cost at most this share of a scan, then scans
 AUTO_MIH_MAX_SHARE = 0.5
-AUTO_MIH_TRIAL = 32  # queries tried first; if most of them give up, the rest are scanned
+AUTO_MIH_TRIAL = 16  # queries tried first; if most of them give up, all are scanned at once
 
 
 def _exhaustive_module():
@@ -297,7 +297,8 @@ class HammingIndex(BaseEstimator):
             )
 
         # auto: capped multi-index searches, on trial for the first queries; the queries
-        # that give up, or all the rest if most of the trial gave up, are scanned
+        # that give up are scanned, or the whole batch at once if most of the trial did
+        # (a scan of many queries at once reads the database fewer times)
         def scan(rows):
             return getattr(_exhaustive_module(), method)(
                 rows, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs
@@ -317,10 +318,8 @@ class HammingIndex(BaseEstimator):
         rest = queries[AUTO_MIH_TRIAL:]
         if len(rest):
             if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
-                more_d, more_i = scan(rest)
-                more_gave_up = np.zeros(len(rest), dtype=bool)
-            else:
-                more_d, more_i, more_gave_up = capped(rest)
+                return scan(queries)
+            more_d, more_i, more_gave_up = capped(rest)
             dist, ind = _join(dist, more_d), _join(ind, more_i)
             gave_up = np.concatenate((gave_up, more_gave_up))
         rows = np.flatnonzero(gave_up)
