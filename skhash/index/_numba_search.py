@@ -493,8 +493,7 @@ def collect_hits(kernel, n_queries, n_database, memory_budget, capacity=64):
     over = np.flatnonzero(counts > capacity)
     if len(over):
         lengths = np.minimum(counts, capacity)
-        parts_d = np.split(flat_d, np.cumsum(lengths)[:-1])
-        parts_i = np.split(flat_i, np.cumsum(lengths)[:-1])
+        parts_d, parts_i = _split(flat_d, lengths), _split(flat_i, lengths)
         for chunk in _chunks(over, counts, memory_budget):
             cap = int(counts[chunk].max())
             c_counts = np.zeros(len(chunk), dtype=np.int64)
@@ -506,8 +505,13 @@ def collect_hits(kernel, n_queries, n_database, memory_budget, capacity=64):
                 parts_d[q] = c_d[r, : c_counts[r]].astype(np.int32)
                 parts_i[q] = c_i[r, : c_counts[r]]
         return parts_d, parts_i
-    splits = np.cumsum(counts)[:-1]
-    return np.split(flat_d, splits), np.split(flat_i, splits)
+    return _split(flat_d, counts), _split(flat_i, counts)
+
+
+def _split(flat, lengths):
+    """``flat`` cut into consecutive views of ``lengths`` (``np.split`` is 10x slower)."""
+    stops = np.cumsum(lengths).tolist()
+    return [flat[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=True)]
 
 
 def _flatten(counts, buf_d, buf_i, n_database):
