@@ -215,6 +215,22 @@ def test_numba_few_queries_split_the_database(monkeypatch, k):
     assert _numba_search._n_parts(1, 300, k, n_jobs=2, max_parts=0) == 1
 
 
+@pytest.mark.parametrize("budget", [64 * 2**20, 8192])
+def test_numba_few_queries_split_the_database_for_radius(monkeypatch, budget):
+    """Radius search over database parts; 8 KiB also sends the busiest queries to a re-run."""
+    if _numba_search._n_threads(2) < 2:
+        pytest.skip("needs two numba threads")
+    monkeypatch.setattr(_numba_search, "_MIN_PART", 64)
+    rng = np.random.default_rng(0)
+    database = pack_codes(random_codes(rng, 300, 70, n_distinct=12))
+    queries = pack_codes(random_codes(rng, 3, 70, n_distinct=12))
+    want = _numpy_search.radius_search(queries, database, 33)
+    assert max(len(i) for i in want[1]) > 64  # past the first buffer: re-run
+    got = _numba_search.radius_search(queries, database, 33, memory_budget=budget, n_jobs=2)
+    for g, w in zip(got[0] + got[1], want[0] + want[1], strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
 @pytest.mark.parametrize("backend", ["auto", *EXACT_BACKENDS])
 def test_no_queries_give_no_results(backend):
     index = HammingIndex(backend=backend).fit(random_codes(np.random.default_rng(0), 90, 70))

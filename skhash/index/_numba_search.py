@@ -245,29 +245,34 @@ def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_par
 
 @_pjit
 def _radius_kernel(
-    queries, n_real, blocks, n_d, radius, tile, n_chunks, capacity, counts, buf_d, buf_i
+    queries, n_real, blocks, n_d, radius, tile, n_chunks, n_parts, capacity, counts, buf_d, buf_i
 ):
     """Hits within ``radius`` of the first ``n_real`` queries (the rest pad whole groups).
 
-    Counts every hit and stores the first ``capacity`` of each query in database order.
-    Chunks and tiles as in :func:`_knn_kernel`.
+    ``counts[p, q]`` counts the hits of query ``q`` in database part ``p``, and the first
+    ``capacity`` of them go to ``buf_d[p, q]`` and ``buf_i[p, q]``, in database order.
+    Chunks, parts and tiles as in :func:`_knn_kernel`.
     """
     n_groups = queries.shape[0] // _KNN_GROUP
     per_chunk = (n_groups + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
+    per_part = (blocks.shape[0] + n_parts - 1) // n_parts
+    for task in prange(n_chunks * n_parts):
+        c, p = task // n_parts, task % n_parts
+        b_lo, b_hi = p * per_part, min(blocks.shape[0], (p + 1) * per_part)
         g0 = c * per_chunk
         g1 = min(n_groups, g0 + per_chunk)
         bounds = np.full(_KNN_GROUP, radius + 1, dtype=np.int64)
         hits = np.zeros(_KNN_GROUP, dtype=np.int64)
         scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
+        found, out_d, out_i = counts[p], buf_d[p], buf_i[p]
         for q in range(g0 * _KNN_GROUP, min(g1 * _KNN_GROUP, n_real)):
-            counts[q] = 0
-        for t0 in range(0, blocks.shape[0], tile):
+            found[q] = 0
+        for t0 in range(b_lo, b_hi, tile):
             for g in range(g0, g1):
                 q0 = g * _KNN_GROUP
                 n_g = min(_KNN_GROUP, n_real - q0)
                 group = queries[q0 : q0 + _KNN_GROUP]
-                for b in range(t0, min(t0 + tile, blocks.shape[0])):
+                for b in range(t0, min(t0 + tile, b_hi)):
                     block = blocks[b]
                     base = b * BLOCK_SIZE
                     m = min(BLOCK_SIZE, n_d - base)
@@ -279,10 +284,10 @@ def _radius_kernel(
                         for j in range(m):
                             d = _code_distance(group[r], block, j)
                             if d <= radius:
-                                if counts[q] < capacity:
-                                    buf_d[q, counts[q]] = d
-                                    buf_i[q, counts[q]] = base + j
-                                counts[q] += 1
+                                if found[q] < capacity:
+                                    out_d[q, found[q]] = d
+                                    out_i[q, found[q]] = base + j
+                                found[q] += 1
 
 
 @_pjit
@@ -454,19 +459,39 @@ def radius_search(query_words, database, radius, memory_budget=DEFAULT_MEMORY_BU
     radius = min(int(radius), 64 * queries.shape[1])  # every code is within 64 * n_words
 
     def kernel(rows, capacity, counts, buf_d, buf_i):
+        padded = _pad_to_groups(queries[rows])
+        n_chunks = _n_chunks(len(rows), n_jobs)
+        max_parts = memory_budget // (16 * capacity * len(rows) + 1)
+        n_parts = _n_parts(n_chunks, len(codes), 1, n_jobs, max_parts)
+        if n_parts == 1:
+            part_counts, part_d, part_i = counts[None], buf_d[None], buf_i[None]
+        else:
+            part_counts = np.zeros((n_parts, len(rows)), dtype=np.int64)
+            part_d = np.empty((n_parts, len(rows), capacity), dtype=np.int64)
+            part_i = np.empty((n_parts, len(rows), capacity), dtype=np.int64)
         _radius_kernel(
-            _pad_to_groups(queries[rows]),
+            padded,
             len(rows),
             codes.blocks,
             len(codes),
             radius,
             tile,
-            _n_chunks(len(rows), n_jobs),
+            n_chunks,
+            n_parts,
             capacity,
-            counts,
-            buf_d,
-            buf_i,
+            part_counts,
+            part_d,
+            part_i,
         )
+        if n_parts > 1:  # the parts' hits one after the other (sorted by the caller)
+            counts[:] = part_counts.sum(axis=0)
+            for q in range(len(rows)):
+                at = 0
+                for p in range(n_parts):
+                    n = min(part_counts[p, q], capacity - at)
+                    buf_d[q, at : at + n] = part_d[p, q, :n]
+                    buf_i[q, at : at + n] = part_i[p, q, :n]
+                    at += n
 
     with _Threads(n_jobs):
         return collect_hits(kernel, len(queries), len(codes), memory_budget)
