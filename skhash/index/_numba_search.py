@@ -175,6 +175,19 @@ def _insert(d, index, r, k, capacity, counts, bounds, below, sizes, buf_d, buf_i
         below[r] -= counts[r, bounds[r]]
 
 
+@_inline
+def _task(task, n_groups, n_blocks, n_chunks, n_parts):
+    """Part ``p``, query groups ``[g0, g1)`` and blocks ``[b_lo, b_hi)`` of a parallel task.
+
+    Tasks run over (chunk of query groups, database part) pairs, chunk-major.
+    """
+    per_chunk = (n_groups + n_chunks - 1) // n_chunks
+    per_part = (n_blocks + n_parts - 1) // n_parts
+    c, p = task // n_parts, task % n_parts
+    g0 = c * per_chunk
+    return p, g0, min(n_groups, g0 + per_chunk), p * per_part, min(n_blocks, (p + 1) * per_part)
+
+
 @_pjit
 def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_d, out_i):
     """Top-k of each query in each database part: ``out_d[p, q]`` for part ``p``.
@@ -189,13 +202,9 @@ def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_par
     """
     n_groups = queries.shape[0] // _KNN_GROUP
     n_dist = queries.shape[1] * 64 + 2
-    per_chunk = (n_groups + n_chunks - 1) // n_chunks
-    per_part = (blocks.shape[0] + n_parts - 1) // n_parts
     for task in prange(n_chunks * n_parts):
-        c, p = task // n_parts, task % n_parts
-        b_lo, b_hi = p * per_part, min(blocks.shape[0], (p + 1) * per_part)
-        g0 = c * per_chunk
-        n_mine = max(0, min(n_groups, g0 + per_chunk) - g0)
+        p, g0, g1, b_lo, b_hi = _task(task, n_groups, blocks.shape[0], n_chunks, n_parts)
+        n_mine = max(0, g1 - g0)
         n_rows = n_mine * _KNN_GROUP  # query r of group i is row i * _KNN_GROUP + r
         counts = np.zeros((n_rows, n_dist), dtype=np.int64)
         bounds = np.full(n_rows, n_dist - 1, dtype=np.int64)
@@ -254,13 +263,8 @@ def _radius_kernel(
     Chunks, parts and tiles as in :func:`_knn_kernel`.
     """
     n_groups = queries.shape[0] // _KNN_GROUP
-    per_chunk = (n_groups + n_chunks - 1) // n_chunks
-    per_part = (blocks.shape[0] + n_parts - 1) // n_parts
     for task in prange(n_chunks * n_parts):
-        c, p = task // n_parts, task % n_parts
-        b_lo, b_hi = p * per_part, min(blocks.shape[0], (p + 1) * per_part)
-        g0 = c * per_chunk
-        g1 = min(n_groups, g0 + per_chunk)
+        p, g0, g1, b_lo, b_hi = _task(task, n_groups, blocks.shape[0], n_chunks, n_parts)
         bounds = np.full(_KNN_GROUP, radius + 1, dtype=np.int64)
         hits = np.zeros(_KNN_GROUP, dtype=np.int64)
         scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
