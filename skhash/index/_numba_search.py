@@ -39,7 +39,7 @@ from numba.extending import intrinsic
 from ._packing import BLOCK_SIZE, as_blocked
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
-_KNN_GROUP = 4  # queries scanned together: each database word is loaded once for four
+_QUERY_GROUP = 4  # queries scanned together (kNN and radius): each word loaded once for four
 _TASK_BLOCKS = 64  # database blocks per parallel task of the distance matrix
 _TILE_BYTES = 64 * 2**10  # database bytes scanned by all of a thread's queries in turn (L2)
 _MIN_PART = 65_536  # fewest codes in a database part searched by its own thread
@@ -194,7 +194,7 @@ def _task(task, n_groups, n_blocks, n_chunks, n_parts):
 def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_parts, out_d, out_i):
     """Top-k of each query in each database part: ``out_d[p, q]`` for part ``p``.
 
-    ``len(queries)`` is a multiple of ``_KNN_GROUP``; the rows from ``n_real`` on pad the
+    ``len(queries)`` is a multiple of ``_QUERY_GROUP``; the rows from ``n_real`` on pad the
     last group (scanned with it, their candidates not kept). The groups of queries are
     split into ``n_chunks`` chunks and the database blocks into ``n_parts`` contiguous parts,
     one parallel task per (chunk, part) pair; a task walks its part one tile of ``tile``
@@ -202,31 +202,31 @@ def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_par
     keeping its own candidates across tiles. A part with fewer than ``k`` codes pads its
     results with the distance ``64 * n_words + 2`` (beyond any real one) and index 0.
     """
-    n_groups = queries.shape[0] // _KNN_GROUP
+    n_groups = queries.shape[0] // _QUERY_GROUP
     n_dist = queries.shape[1] * 64 + 2
     for task in prange(n_chunks * n_parts):
         p, g0, g1, b_lo, b_hi = _task(task, n_groups, blocks.shape[0], n_chunks, n_parts)
         n_mine = max(0, g1 - g0)
-        n_rows = n_mine * _KNN_GROUP  # query r of group i is row i * _KNN_GROUP + r
+        n_rows = n_mine * _QUERY_GROUP  # query r of group i is row i * _QUERY_GROUP + r
         counts = np.zeros((n_rows, n_dist), dtype=np.int64)
         bounds = np.full(n_rows, n_dist - 1, dtype=np.int64)
         below = np.zeros(n_rows, dtype=np.int64)
         sizes = np.zeros(n_rows, dtype=np.int64)
         buf_d = np.empty((n_rows, capacity), dtype=np.int64)
         buf_i = np.empty((n_rows, capacity), dtype=np.int64)
-        hits = np.zeros(_KNN_GROUP, dtype=np.int64)
-        scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
+        hits = np.zeros(_QUERY_GROUP, dtype=np.int64)
+        scratch = np.empty((_QUERY_GROUP, BLOCK_SIZE), dtype=np.int32)
         for t0 in range(b_lo, b_hi, tile):
             for i in range(n_mine):
-                r0 = i * _KNN_GROUP
-                q0 = (g0 + i) * _KNN_GROUP
-                group = queries[q0 : q0 + _KNN_GROUP]
+                r0 = i * _QUERY_GROUP
+                q0 = (g0 + i) * _QUERY_GROUP
+                group = queries[q0 : q0 + _QUERY_GROUP]
                 for b in range(t0, min(t0 + tile, b_hi)):
                     block = blocks[b]
                     base = b * BLOCK_SIZE
                     m = min(BLOCK_SIZE, n_d - base)
                     _group_hits(group, block, m, bounds[r0:], hits, scratch)
-                    for r in range(min(_KNN_GROUP, n_real - q0)):
+                    for r in range(min(_QUERY_GROUP, n_real - q0)):
                         if hits[r] == 0:
                             continue
                         for j in range(m):
@@ -244,7 +244,7 @@ def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_par
                 start[buf_d[row, j] + 1] += 1
             for d in range(n_dist):
                 start[d + 1] += start[d]
-            q = g0 * _KNN_GROUP + row
+            q = g0 * _QUERY_GROUP + row
             for j in range(size):
                 pos = start[buf_d[row, j]]
                 start[buf_d[row, j]] += 1
@@ -264,20 +264,20 @@ def _radius_kernel(
     ``capacity`` of them go to ``buf_d[p, q]`` and ``buf_i[p, q]``, in database order.
     Chunks, parts and tiles as in :func:`_knn_kernel`.
     """
-    n_groups = queries.shape[0] // _KNN_GROUP
+    n_groups = queries.shape[0] // _QUERY_GROUP
     for task in prange(n_chunks * n_parts):
         p, g0, g1, b_lo, b_hi = _task(task, n_groups, blocks.shape[0], n_chunks, n_parts)
-        bounds = np.full(_KNN_GROUP, radius + 1, dtype=np.int64)
-        hits = np.zeros(_KNN_GROUP, dtype=np.int64)
-        scratch = np.empty((_KNN_GROUP, BLOCK_SIZE), dtype=np.int32)
+        bounds = np.full(_QUERY_GROUP, radius + 1, dtype=np.int64)
+        hits = np.zeros(_QUERY_GROUP, dtype=np.int64)
+        scratch = np.empty((_QUERY_GROUP, BLOCK_SIZE), dtype=np.int32)
         found, out_d, out_i = counts[p], buf_d[p], buf_i[p]
-        for q in range(g0 * _KNN_GROUP, min(g1 * _KNN_GROUP, n_real)):
+        for q in range(g0 * _QUERY_GROUP, min(g1 * _QUERY_GROUP, n_real)):
             found[q] = 0
         for t0 in range(b_lo, b_hi, tile):
             for g in range(g0, g1):
-                q0 = g * _KNN_GROUP
-                n_g = min(_KNN_GROUP, n_real - q0)
-                group = queries[q0 : q0 + _KNN_GROUP]
+                q0 = g * _QUERY_GROUP
+                n_g = min(_QUERY_GROUP, n_real - q0)
+                group = queries[q0 : q0 + _QUERY_GROUP]
                 for b in range(t0, min(t0 + tile, b_hi)):
                     block = blocks[b]
                     base = b * BLOCK_SIZE
@@ -341,8 +341,8 @@ class _Threads:
 
 
 def _pad_to_groups(queries):
-    """Repeat the last query so the kernels see whole groups of ``_KNN_GROUP`` queries."""
-    n_pad = -len(queries) % _KNN_GROUP
+    """Repeat the last query so the kernels see whole groups of ``_QUERY_GROUP`` queries."""
+    n_pad = -len(queries) % _QUERY_GROUP
     if len(queries) and n_pad:
         queries = np.concatenate([queries, np.repeat(queries[-1:], n_pad, axis=0)])
     return queries
@@ -373,7 +373,7 @@ def _tile_blocks(n_words):
 
 def _n_chunks(n_queries, n_jobs):
     """Parallel chunks of query groups: one per thread, at most one per group."""
-    return max(1, min(_n_threads(n_jobs), -(-n_queries // _KNN_GROUP)))
+    return max(1, min(_n_threads(n_jobs), -(-n_queries // _QUERY_GROUP)))
 
 
 def _n_parts(n_chunks, n_database, k, n_jobs, max_parts=None):
@@ -423,7 +423,7 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
         return out_d, out_i
     capacity = int(min(n_d, 2 * k + 256))
     per_query = 16 * capacity + 8 * (64 * queries.shape[1] + 2)
-    batch = max(_KNN_GROUP, memory_budget // per_query // _KNN_GROUP * _KNN_GROUP)
+    batch = max(_QUERY_GROUP, memory_budget // per_query // _QUERY_GROUP * _QUERY_GROUP)
     tile = _tile_blocks(queries.shape[1])
     with _Threads(n_jobs):
         for q0 in range(0, n_q, batch):
