@@ -427,17 +427,17 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
     tile = _tile_blocks(queries.shape[1])
     with _Threads(n_jobs):
         for q0 in range(0, n_q, batch):
-            rows = _pad_to_groups(queries[q0 : q0 + batch])  # padding rows dropped below
+            q1 = min(q0 + batch, n_q)
+            rows = _pad_to_groups(queries[q0:q1])  # padding rows dropped below
             n_chunks = _n_chunks(len(rows), n_jobs)
             # each part holds candidates and results for all rows: keep within the budget
             max_parts = memory_budget // ((per_query + 32 * k) * len(rows))
             n_parts = _n_parts(n_chunks, n_d, k, n_jobs, max_parts)
             part_d = np.empty((n_parts, len(rows), k), dtype=np.int64)
             part_i = np.empty((n_parts, len(rows), k), dtype=np.int64)
-            n_real = min(batch, n_q - q0)
             _knn_kernel(
                 rows,
-                n_real,
+                q1 - q0,
                 codes.blocks,
                 n_d,
                 k,
@@ -449,7 +449,6 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
                 part_i,
             )
             best_d, best_i = _merge_parts(part_d, part_i, n_d, k)
-            q1 = min(q0 + batch, n_q)
             out_d[q0:q1], out_i[q0:q1] = best_d[: q1 - q0], best_i[: q1 - q0]
     return out_d, out_i
 
