@@ -20,7 +20,11 @@ class BaseHasher(TransformerMixin, BaseEstimator):
     Subclasses implement two methods and nothing else:
 
     - ``_fit(X, y)`` learns the hash function from validated data (``y`` may be None);
-    - ``_encode(X)`` maps validated data to ``(n_samples, n_bits)`` uint8 codes in {0, 1}.
+    - ``_embed(X, layer="hash")`` maps validated data to the real values behind the codes,
+      ``(n_samples, n_bits)`` floats whose signs are the bits: ``_encode(X)`` is
+      ``_embed(X) > 0`` as uint8 unless a subclass overrides it (and keeps that identity).
+      Hashers with more than one embedding (deep hashers: ``"backbone"``) list their layers
+      in ``_embedding_layers``.
 
     ``fit`` validates the input, calls ``_fit``, then indexes the codes of ``X`` as the
     database in a :class:`~skhash.index.HammingIndex` (as ``NearestNeighbors.fit`` does).
@@ -50,8 +54,15 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """Learn the hash function from validated ``X`` (and ``y`` when supervised)."""
 
     @abstractmethod
+    def _embed(self, X, layer="hash"):
+        """Return the real-valued embedding of validated ``X`` at ``layer``; at ``"hash"``,
+        ``(n_samples, n_bits)`` values whose signs are the codes."""
+
+    _embedding_layers = ("hash",)
+
     def _encode(self, X):
-        """Return the uint8 {0, 1} codes of validated ``X``."""
+        """Return the uint8 {0, 1} codes of validated ``X``: the signs of its embedding."""
+        return self._sign_bits(self._embed(X, layer="hash"))
 
     def _validate_input(self, X, *, reset):
         """Validate ``X`` (and set ``n_features_in_`` when ``reset``); 2-D floats by default."""
@@ -124,6 +135,30 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "index_")
         return self._encode(self._validate_input(X, reset=False))
+
+    def embed(self, X, layer="hash"):
+        """Real-valued embedding of ``X``: the values whose signs are the codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to embed.
+        layer : str, default="hash"
+            ``"hash"``: the ``(n_samples, n_bits)`` values behind the codes, so that
+            ``(embed(X) > 0) == transform(X)``. Deep hashers also offer ``"backbone"``, the
+            pooled features their hash layer reads.
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_dims), dtype float
+        """
+        check_is_fitted(self, "index_")
+        if not isinstance(layer, str) or layer not in self._embedding_layers:
+            raise ValueError(
+                f"layer must be one of {list(self._embedding_layers)} for "
+                f"{type(self).__name__}; got {layer!r}."
+            )
+        return self._embed(self._validate_input(X, reset=False), layer=layer)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output bits: ``bit0``, ``bit1``, ...

@@ -100,5 +100,5 @@ class ITQ(BaseHasher):
         self.rotation_ = rotation
         self.quantization_loss_ = np.asarray(losses)
 
-    def _encode(self, X):
-        return self._sign_bits(project(X, self.mean_, self.components_) @ self.rotation_)
+    def _embed(self, X, layer="hash"):
+        return project(X, self.mean_, self.components_) @ self.rotation_

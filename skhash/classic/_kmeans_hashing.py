@@ -167,6 +167,19 @@ class KMeansHashing(BaseHasher):
             scales.append(scale)
         self.scales_ = np.asarray(scales)
 
+    def _embed(self, X, layer="hash"):
+        # Per bit: distance to the nearest centre whose code has a 0 there minus the distance
+        # to the nearest with a 1, so the sign is the bit of the nearest centre.
+        V = project(X, self.mean_, self.components_)
+        parts = []
+        for dims, centers in zip(self.subspaces_, self.centers_, strict=True):
+            dist = _sq_dist(V[:, dims], centers)
+            bits = _index_bits(int(np.log2(len(centers)))).astype(bool)
+            nearest_one = np.stack([dist[:, b].min(axis=1) for b in bits.T], axis=1)
+            nearest_zero = np.stack([dist[:, ~b].min(axis=1) for b in bits.T], axis=1)
+            parts.append(nearest_zero - nearest_one)
+        return np.hstack(parts)
+
     def _encode(self, X):
         V = project(X, self.mean_, self.components_)
         parts = []

@@ -68,5 +68,5 @@ class LSH(BaseHasher):
         self.mean_ = X.mean(axis=0).astype("float64")
         self.components_ = rng.standard_normal((self.n_bits, X.shape[1]))
 
-    def _encode(self, X):
-        return self._sign_bits(project(X, self.mean_, self.components_))
+    def _embed(self, X, layer="hash"):
+        return project(X, self.mean_, self.components_)

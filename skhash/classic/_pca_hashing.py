@@ -66,5 +66,5 @@ class PCAHashing(BaseHasher):
     def _fit(self, X, y):
         self.mean_, self.components_, self.explained_variance_ = fit_pca(self, X, self.n_bits)
 
-    def _encode(self, X):
-        return self._sign_bits(project(X, self.mean_, self.components_))
+    def _embed(self, X, layer="hash"):
+        return project(X, self.mean_, self.components_)

@@ -88,8 +88,8 @@ class SpectralHashing(BaseHasher):
         dims, ks = np.unravel_index(order, eigen.shape)
         self.modes_ = np.column_stack([dims, freqs[ks]])
 
-    def _encode(self, X):
+    def _embed(self, X, layer="hash"):
         V = project(X, self.mean_, self.components_)
         dims, freqs = self.modes_[:, 0], self.modes_[:, 1]
         scaled = (V[:, dims] - self.min_[dims]) / (self.max_ - self.min_)[dims]
-        return self._sign_bits(np.sin(np.pi / 2 + freqs * np.pi * scaled))
+        return np.sin(np.pi / 2 + freqs * np.pi * scaled)

@@ -242,8 +242,8 @@ class BaseDeepHasher(BaseHasher):
             keys=keys,
         )
 
-    def _encode(self, X):
-        return self._sign_bits(self._outputs(X)["codes"])
+    def _embed(self, X, layer="hash"):
+        return self._outputs(X)["codes"]
 
     # -- pickling ---------------------------------------------------------------------
     def __getstate__(self):

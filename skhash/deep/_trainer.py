@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 
+from ..utils.progress import progress_bar
 from ._callbacks import EarlyStopping, LRScheduler
 
 __all__ = ["Trainer", "predict_outputs"]
@@ -155,9 +156,7 @@ class Trainer:
         first = history[-1]["epoch"] + 1 if history else 1
         epochs = range(first, first + self.max_epochs)
         if h.verbose:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc=type(h).__name__, unit="epoch", leave=h.verbose > 1)
+            epochs = progress_bar(epochs, desc=type(h).__name__, unit="epoch", leave=h.verbose > 1)
         for epoch in epochs:
             tic = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
