@@ -1,4 +1,8 @@
-"""Tests for skhash.index: every backend against brute force, ties, add, pickle, errors."""
+"""Tests for skhash.index: every backend against brute force, ties, add, pickle, errors.
+
+Ids and removal: test_index_ids.py; atomic changes, threads, interrupts, persistence and
+cold start: test_index_state.py.
+"""
 
 import pickle
 
@@ -16,7 +20,9 @@ from skhash.index import (
     pack_codes,
     unpack_codes,
 )
-from skhash.index._mih import MultiIndexHashing, substring_widths
+from skhash.index import _hamming_index
+from skhash.index._mih import MultiIndexHashing
+from skhash.index._mih_plan import substring_widths
 from skhash.index._packing import BLOCK_SIZE, BlockedCodes
 
 EXACT_BACKENDS = ["numpy", "numba", "mih"]
@@ -260,20 +266,29 @@ def test_threads_restored():
     assert numba.get_num_threads() == before
 
 
-def test_auto_picks_mih_only_when_it_may_pay():
+def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay():
     rng = np.random.default_rng(0)
     index = HammingIndex().fit(random_codes(rng, 100_000, 64))
-    assert index._backend_name(radius=0) == "mih"
-    assert index._backend_name(n_neighbors=1) == "mih"
-    assert index._backend_name(radius=20) == "numba"
-    assert index._backend_name(n_neighbors=1000) == "numba"
-    assert index._backend_name(radius=0, exhaustive=True) == "numba"
+    database = index._db
+
+    def pick(kind, arg, n_queries=1000):
+        return index._backend_name(database, kind, n_queries, arg)
+
+    assert pick("radius", 0, n_queries=99) == "numpy"  # under 10**7 comparisons
+    assert pick("knn", 5, n_queries=99) == "numpy"
+    assert pick("radius", 0) == "mih" and pick("knn", 1) == "mih"
+    assert pick("radius", 20) == "numba" and pick("knn", 1000) == "numba"
+    assert pick("distances", None) == "numba"
     small = HammingIndex().fit(random_codes(rng, 50_000, 64))
-    assert small._backend_name(radius=0) == "numba"
+    assert small._backend_name(small._db, "radius", 1000, 0) == "numba"
+    assert HammingIndex(backend="mih").fit([[0, 1]])._backend_name(None, "distances", 1, None) == (
+        "numba"
+    )
 
 
 @pytest.mark.parametrize("far_first", [False, True])
 def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first):
+    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH", 0)  # no numpy shortcut
     rng = np.random.default_rng(0)
     database = random_codes(rng, 100_000, 64)
     near = database[:40].copy()
@@ -303,15 +318,41 @@ def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first)
             np.testing.assert_array_equal(g, w)
 
 
-def test_pickle_round_trip_drops_tables():
+def test_auto_keeps_scanning_the_later_batches_once_the_trial_gave_up(monkeypatch):
+    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH", 0)
+    monkeypatch.setattr(_hamming_index, "BATCH_COMPARISONS", 100_000 * 40)  # 40 per batch
+    monkeypatch.setattr(_hamming_index, "MIN_BATCH_PER_THREAD", 1)
+    rng = np.random.default_rng(1)
+    database = random_codes(rng, 100_000, 64)
+    queries = random_codes(rng, 120, 64)  # far from every code: the trial gives up
+    calls = []
+    real_capped = MultiIndexHashing.knn_search
+
+    def spy(self, rows, *args, **kwargs):
+        calls.append(len(rows))
+        return real_capped(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(MultiIndexHashing, "knn_search", spy)
+    index = HammingIndex(n_jobs=2).fit(database)
+    got = index.kneighbors(queries, 1)
+    assert calls == [16]  # tried once, then the three batches were scanned
+    want = HammingIndex(backend="numba").fit(database).kneighbors(queries, 1)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_pickle_round_trip_keeps_tables_and_drops_the_device_copy():
     rng = np.random.default_rng(0)
     database, queries = random_codes(rng, 200, 48), random_codes(rng, 4, 48)
     index = HammingIndex(backend="mih", n_jobs=2).fit(database)
     before = index.kneighbors(queries, 7)
-    assert index._mih is not None and index.nbytes > index.packed_codes_.nbytes
+    tables = index._db._tables
+    assert tables is not None and index.nbytes == index._db.codes.nbytes + tables.nbytes
+    index._db._device = "a GPU copy"
     clone = pickle.loads(pickle.dumps(index))
-    assert index._mih is not None  # pickling leaves the live index as it was
-    assert getattr(clone, "_mih", None) is None
+    assert index._db._device == "a GPU copy"  # pickling leaves the live index as it was
+    assert clone._db._device is None
+    np.testing.assert_array_equal(clone._db._tables.order, tables.order)
     for a, b in zip(before, clone.kneighbors(queries, 7), strict=True):
         np.testing.assert_array_equal(a, b)
     assert clone.get_params() == index.get_params()
@@ -396,15 +437,15 @@ def test_torch_backend_keeps_codes_on_the_device(monkeypatch):
     got, expected = index.kneighbors(queries, 30), want.kneighbors(queries, 30)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_array_equal(g, e)
-    device_codes = index._device_codes
+    device_codes = index._db._device
     assert isinstance(device_codes.words, torch.Tensor) and device_codes.words.dtype == torch.int64
     assert device_codes.words.numel() * 8 == pack_codes(database).nbytes  # no wider copy
     index.radius_neighbors(queries, radius=40)
-    assert index._device_codes is device_codes  # kept between searches
-    assert getattr(pickle.loads(pickle.dumps(index)), "_device_codes", None) is None
-    assert index._device_codes is device_codes  # pickling leaves the live index as it was
+    assert index._db._device is device_codes  # kept between searches
+    assert pickle.loads(pickle.dumps(index))._db._device is None
+    assert index._db._device is device_codes  # pickling leaves the live index as it was
     index.add(queries)
-    assert index._device_codes is None
+    assert index._db._device is None
     np.testing.assert_array_equal(
         index.distances(queries), hamming_distances(queries, np.vstack([database, queries]))
     )
@@ -434,15 +475,21 @@ def test_blocked_layout_round_trip(n):
     np.testing.assert_array_equal(blocked.append(more).words(), np.vstack([words, more]))
 
 
-def test_pickle_from_before_the_blocked_layout_loads():
+@pytest.mark.parametrize("layout", ["packed_codes_", "_codes"])
+def test_pickles_from_earlier_versions_load(layout):
     codes = random_codes(np.random.default_rng(0), 100, 70)
     index = HammingIndex().fit(codes)
-    state = index.__getstate__()
-    state["packed_codes_"] = state.pop("_codes").words()  # the old pickled form
+    old_state = {**index.get_params(), "n_bits_": 70, "n_indexed_": 100, "_mih": None}
+    words = pack_codes(codes)
+    # before the blocked layout: packed rows; then: the blocked codes held by the index
+    old_state[layout] = words if layout == "packed_codes_" else BlockedCodes(words)
     old = HammingIndex.__new__(HammingIndex)
-    old.__setstate__(state)
+    old.__setstate__(old_state)
     for a, b in zip(old.kneighbors(codes[:3], 4), index.kneighbors(codes[:3], 4), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert old.n_indexed_ == 100 and old.ids_ is None
+    old.add(codes[:5])
+    assert old.n_indexed_ == 105
 
 
 def test_index_memory_is_the_packed_codes():
@@ -450,4 +497,6 @@ def test_index_memory_is_the_packed_codes():
     index = HammingIndex().fit(codes)
     index.kneighbors(codes[:3], 5)
     assert index.nbytes == 6400 * 16  # two words per code, nothing else held
-    assert index.fit(codes[: 6401 - 64 * 100 + 6399]).nbytes == 6400 * 16  # last block padded
+    # 6,337 codes: 99 full blocks and one block holding a single code, padded to 64
+    assert index.fit(codes[:6337]).nbytes == 100 * 64 * 16
+    assert index.fit(codes[:6336]).nbytes == 99 * 64 * 16  # no padding

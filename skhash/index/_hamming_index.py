@@ -1,18 +1,31 @@
-"""HammingIndex: exact Hamming search over packed binary codes."""
+"""HammingIndex: exact Hamming search over packed binary codes, with ids."""
 
+import threading
 from numbers import Integral
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from . import _numpy_search
-from ._packing import BlockedCodes, check_codes, pack_codes, unpack_codes
+from ._backend import DEFAULT_MEMORY_BUDGET, n_threads, to_object_array
+from ._checks import check_n_neighbors, check_radius
+from ._database import Database
+from ._ids import as_id_array, check_ids
+from ._packing import BlockedCodes, as_words, unpack_codes
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
 BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
+# "auto" scans with numpy, which compiles nothing, below this many code comparisons
+SMALL_SEARCH = 10**7
+# Code comparisons per batch of queries: a batch takes well under a second, and Ctrl-C
+# (honoured between batches) stops a long search promptly. At least a few query groups
+# per thread go in a batch, so each pass over a large database serves many queries.
+BATCH_COMPARISONS = 2**31
+MIN_BATCH_PER_THREAD = 16
 # Cost of multi-index hashing in codes the numba scan compares in the same time (measured on
 # uniform codes, 2 threads): about 30,000 per query, plus 300-600 per bucket probed or code
 # checked at 1M codes of 64-128 bits, 550-950 at 10M (cache misses); the larger is used.
@@ -21,38 +34,57 @@ AUTO_MIH_COST_RATIO = 600
 # "auto" lets a query's multi-index search cost at most this share of a scan, then scans
 AUTO_MIH_MAX_SHARE = 0.5
 AUTO_MIH_TRIAL = 16  # queries tried first; if most of them give up, all are scanned at once
+_SEARCHES = {"knn": "knn_search", "radius": "radius_search", "distances": "pairwise_distances"}
+_LOCK_GUARD = threading.Lock()
 
 
-def _exhaustive_module():
-    """The numba kernels when numba imports, else the numpy scan."""
-    try:
-        from . import _numba_search
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return _numpy_search
+def _numba_search():
+    from . import _numba_search
+
     return _numba_search
 
 
-def _join(first, second):
-    """Results of two query batches, in order (arrays for kNN, lists for radius search)."""
-    if isinstance(first, np.ndarray):
-        return np.concatenate((first, second))
-    return [*first, *second]
+def _join(parts):
+    """Results of query batches, in order (arrays, or lists for radius search)."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return [x for part in parts for x in part]
 
 
-def _to_object_array(parts):
-    out = np.empty(len(parts), dtype=object)
-    out[:] = parts
-    return out
+def _without_self(dist, pos):
+    """kNN of the database by itself: drop each code's own position (else the last)."""
+    is_self = pos == np.arange(len(pos))[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    keep = ~is_self
+    return dist[keep].reshape(len(pos), -1), pos[keep].reshape(len(pos), -1)
 
 
 class HammingIndex(BaseEstimator):
     """Exact Hamming search over binary codes packed into 64-bit words.
 
     Codes are stored packed (``ceil(n_bits / 64)`` words of 8 bytes per item), in blocks of
-    64 codes laid out word by word for the compiled scan, and nothing else is kept unless
-    multi-index tables are asked for. Queries are answered exactly, nearest first, ties
-    broken by database order, and the search works through the database in blocks so memory
-    stays bounded whatever the sizes.
+    64 codes laid out word by word for the compiled scan. Queries are answered exactly,
+    nearest first, ties broken by database order (position), and the search works through
+    the database in blocks so memory stays bounded whatever the sizes.
+
+    Items may carry int64 user ids (``fit(codes, ids)``, ``add(codes, ids)``): searches then
+    return ids instead of positions, and :meth:`remove` takes ids. Positions are the row
+    numbers of the codes in the database, in insertion order; a removal closes the gaps, so
+    later positions move down (ids never change).
+
+    ``fit``, ``add`` and ``remove`` build the new content aside and swap it in at the end:
+    interrupted (Ctrl-C) or failed, they leave the index as it was; concurrent calls from
+    threads are applied one after the other; a search running meanwhile sees the database
+    before or after a change, never a mix. Long searches run in batches, between which
+    Ctrl-C stops them.
+
+    **Persistence.** ``joblib.dump(index, path)`` writes the index (codes, ids and the
+    multi-index tables if built) and ``joblib.load(path, mmap_mode="r")`` maps it back in
+    without reading it into memory: loading is instant, processes that load the same file
+    share its pages, and searches are exact. ``add`` and ``remove`` on a memory-mapped index
+    work on a copy in memory (the file is never written).
 
     Parameters
     ----------
@@ -63,28 +95,33 @@ class HammingIndex(BaseEstimator):
         - ``"mih"``: multi-index hashing (Norouzi et al., 2012), sublinear for small radii
           and small k on large databases; its tables are built on first use and take
           about 2-3 times the memory of the codes (``nbytes`` counts them).
-        - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan.
+        - ``"numpy"``: portable XOR + ``np.bitwise_count`` scan; compiles nothing.
         - ``"torch"``: scan on a CUDA device with torch (optional dependency); the codes
           are copied to the GPU at the first search and kept there (not pickled).
-        - ``"auto"``: multi-index hashing where it can pay (large database, small radius
-          or k), each query's search capped at half a scan's cost: a query past
-          the cap, or a whole batch whose first queries mostly are, is answered by
-          ``"numba"``, as is everything else. Use ``"numba"`` to keep the index at the
-          size of the codes.
+        - ``"auto"``: ``"numpy"`` for small searches (under 10 million code
+          comparisons: nothing to compile, so a first query is fast), multi-index hashing
+          where it can pay (large database, small radius or k), each query's search capped
+          at half a scan's cost: a query past the cap, or a whole batch whose first queries
+          mostly are, is answered by ``"numba"``, as is everything else. Use ``"numba"``
+          to keep the index at the size of the codes.
     n_jobs : int, default=None
-        Threads for backends that use them; ``None`` means 1 and ``-1`` all cores.
+        Threads for backends that use them, as joblib counts them: ``None`` means 1 (or
+        the active ``joblib.parallel_config``), ``-1`` all cores.
     memory_budget : int, default=64 MiB
         Upper bound in bytes on the temporary memory of a search: one block of distances,
         or the candidate buffers of a batch of kNN queries.
 
     Attributes
     ----------
-    packed_codes_ : ndarray of shape (n_indexed, n_words), dtype uint64
-        The database codes, packed (a copy, made on access).
     n_bits_ : int
         Number of bits of each code.
     n_indexed_ : int
         Number of codes in the database.
+    ids_ : ndarray of shape (n_indexed,), dtype int64, or None
+        The user id of each position (read-only), or None when no ids were given: searches
+        then return positions and :meth:`remove` takes positions.
+    packed_codes_ : ndarray of shape (n_indexed, n_words), dtype uint64
+        The database codes, packed (a copy, made on access).
 
     See Also
     --------
@@ -102,6 +139,17 @@ class HammingIndex(BaseEstimator):
     (array([[1, 1]], dtype=int32), array([[0, 1]]))
     >>> index.radius_neighbors(np.array([[1, 1, 1, 0]]), radius=1)[1][0]
     array([1, 2])
+
+    With ids, and packed codes as FAISS takes them (``numpy.packbits``):
+
+    >>> index = HammingIndex().fit(np.packbits(database, axis=1), ids=[10, 20, 30],
+    ...                            packed=True, n_bits=4)
+    >>> index.kneighbors(np.array([[1, 1, 1, 0]]), n_neighbors=2, return_distance=False)
+    array([[20, 30]])
+    >>> index.remove([20])
+    array([1])
+    >>> index.ids_
+    array([10, 30])
     """
 
     _parameter_constraints = {
@@ -110,240 +158,432 @@ class HammingIndex(BaseEstimator):
         "memory_budget": [Interval(Integral, 1024, None, closed="left")],
     }
 
-    def __init__(self, backend="auto", n_jobs=None, memory_budget=64 * 2**20):
+    def __init__(self, backend="auto", n_jobs=None, memory_budget=DEFAULT_MEMORY_BUDGET):
         self.backend = backend
         self.n_jobs = n_jobs
         self.memory_budget = memory_budget
 
-    def fit(self, codes):
+    # -- the content ---------------------------------------------------------------------
+    def fit(self, codes, ids=None, *, packed=False, n_bits=None, check_input=True):
         """Index ``codes``, replacing any previous content.
 
         Parameters
         ----------
-        codes : array-like of shape (n_samples, n_bits)
-            Binary codes in {0, 1}. An empty database (0 rows) is allowed.
+        codes : array-like
+            Binary codes: ``(n_samples, n_bits)`` numbers in {0, 1}, or with
+            ``packed=True`` packed bytes or words. An empty database (0 rows) is allowed.
+        ids : array-like of shape (n_samples,), dtype int, default=None
+            Distinct int64 user ids, returned by searches in place of positions.
+        packed : bool, default=False
+            Whether ``codes`` are packed: ``(n, ceil(n_bits / 8))`` uint8 bytes in
+            ``numpy.packbits`` order (as FAISS binary indexes take them), or
+            ``(n, ceil(n_bits / 64))`` uint64 words as :func:`pack_codes` makes them.
+            Needed because uint8 {0, 1} bits and packed bytes look alike.
+        n_bits : int, default=None
+            With ``packed=True``, the code length when it is not all the bits of the
+            bytes or words (the unused high bits must then be zero).
+        check_input : bool, default=True
+            Check that the codes are in {0, 1}. ``False`` is for codes made by this
+            library (a hasher's ``transform``): shapes and dtypes are still checked, and
+            any nonzero value counts as 1.
 
         Returns
         -------
         self : HammingIndex
         """
         self._validate_params()
-        codes = check_codes(codes)
-        self.n_bits_ = codes.shape[1]
-        self._codes = BlockedCodes(pack_codes(codes))
-        self.n_indexed_ = len(codes)
-        self._mih = self._device_codes = None
+        words, n_bits = as_words(codes, packed=packed, n_bits=n_bits, check_input=check_input)
+        lookup = None
+        if ids is not None:
+            ids, lookup = check_ids(ids, len(words))
+        database = Database.of(words, n_bits, ids, lookup)
+        with self._change_lock():
+            self._db = database
         return self
 
-    def add(self, codes):
-        """Append ``codes`` to the database; their indices follow the existing ones."""
-        check_is_fitted(self)
-        codes = check_codes(codes, n_bits=self.n_bits_)
-        self._codes = self._codes.append(pack_codes(codes))
-        self.n_indexed_ = len(self._codes)
-        self._mih = self._device_codes = None  # tables and device copy: rebuilt on next use
+    def add(self, codes, ids=None, *, packed=False, check_input=True):
+        """Append ``codes`` to the database; their positions follow the existing ones.
+
+        Parameters
+        ----------
+        codes : array-like
+            Codes of the index's length, as in :meth:`fit`.
+        ids : array-like of shape (n_samples,), dtype int, default=None
+            Their ids: required when the index has ids, refused otherwise; distinct, and
+            not already in the index.
+        packed, check_input : bool
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : HammingIndex
+        """
+        n_bits = self._snapshot().n_bits
+        words, _ = as_words(codes, packed=packed, n_bits=n_bits, check_input=check_input)
+        lookup = None
+        if ids is not None:
+            ids, lookup = check_ids(ids, len(words))
+        with self._change_lock():
+            database = self._db
+            if database.n_bits != n_bits:  # a concurrent fit changed the code length
+                raise ValueError(
+                    f"codes have {n_bits} bits, but the index now holds "
+                    f"{database.n_bits}-bit codes."
+                )
+            if (ids is None) != (database.ids is None):
+                raise ValueError(
+                    "The index has ids: add() needs ids for the new codes."
+                    if ids is None
+                    else "The index was fitted without ids: add() cannot take ids."
+                )
+            if ids is not None:
+                held = database.lookup().contains(ids)
+                if held.any():
+                    raise ValueError(f"ids already in the index: {ids[held][:5].tolist()}.")
+            self._db = database.appended(words, ids, lookup)
         return self
+
+    def remove(self, ids):
+        """Remove the codes with these ids (positions when the index has no ids).
+
+        Parameters
+        ----------
+        ids : int or array-like of int
+            Ids to remove; each must be in the index (repeats are ignored).
+
+        Returns
+        -------
+        positions : ndarray of shape (n_removed,), dtype int64
+            The positions the removed codes had, ascending. Arrays aligned with the
+            positions follow with ``np.delete(array, positions, axis=0)``; every later
+            position moves down by the number of removed positions before it.
+        """
+        ids = as_id_array(ids)
+        self._snapshot()
+        with self._change_lock():
+            database = self._db
+            positions = np.unique(database.positions_of(ids))
+            if len(positions):
+                keep = np.ones(len(database), dtype=bool)
+                keep[positions] = False
+                self._db = database.without(keep)
+        return positions
+
+    def positions_of(self, ids):
+        """Current positions of ``ids`` (a ValueError names the ids not in the index)."""
+        return self._snapshot().positions_of(as_id_array(ids))
+
+    def _change_lock(self):
+        """The lock that orders changes of the content (made on first use)."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            with _LOCK_GUARD:
+                lock = self.__dict__.setdefault("_lock", threading.Lock())
+        return lock
+
+    def _snapshot(self):
+        """The current database (a search reads it once and keeps to it)."""
+        check_is_fitted(self)
+        return self._db
+
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "_db", None) is not None
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: pickling must not touch the index
-        state.pop("_mih", None)  # plain numpy, but large: rebuilt on first use
-        state.pop("_device_codes", None)  # a GPU copy: pickles stay device-free
+        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
         if "packed_codes_" in state:  # pickled before the blocked layout
-            state = dict(state)
             state["_codes"] = BlockedCodes(state.pop("packed_codes_"))
+        if "_codes" in state:  # pickled before databases and ids
+            state["_db"] = Database(state.pop("_codes"), state.pop("n_bits_"))
+            for old in ("n_indexed_", "_mih", "_device_codes"):
+                state.pop(old, None)
         super().__setstate__(state)
 
     @property
+    def n_bits_(self):
+        return self._snapshot().n_bits
+
+    @property
+    def n_indexed_(self):
+        return len(self._snapshot())
+
+    @property
+    def ids_(self):
+        return self._snapshot().ids
+
+    @property
     def nbytes(self):
-        """Memory held by the index in bytes: packed codes plus multi-index tables if built."""
-        check_is_fitted(self)
-        mih = getattr(self, "_mih", None)
-        return self._codes.nbytes + (mih.nbytes if mih is not None else 0)
+        """Memory held by the index in bytes: packed codes, ids, and the multi-index
+        tables and id lookup when built."""
+        return self._snapshot().nbytes
 
     @property
     def packed_codes_(self):
-        check_is_fitted(self)
-        return self._codes.words()
+        return self._snapshot().codes.words()
 
     @property
     def codes_(self):
         """The database codes unpacked to ``(n_indexed, n_bits)`` uint8."""
-        return unpack_codes(self.packed_codes_, self.n_bits_)
+        database = self._snapshot()
+        return unpack_codes(database.codes.words(), database.n_bits)
 
-    def _pack_queries(self, codes):
-        check_is_fitted(self)
-        return pack_codes(check_codes(codes, n_bits=self.n_bits_, name="query codes"))
+    # -- searches ------------------------------------------------------------------------
+    def _queries(self, database, codes, packed):
+        """Packed query words: ``codes`` checked, or the database itself when None."""
+        if codes is None:
+            return database.codes.words()
+        return as_words(codes, packed=packed, n_bits=database.n_bits, name="query codes")[0]
 
-    def kneighbors(self, codes, n_neighbors=10, return_distance=True):
+    def _ids_of(self, database, positions):
+        return positions if database.ids is None else database.ids[positions]
+
+    def _kneighbors_positions(self, codes, n_neighbors, packed):
+        """``(database, dist, positions)`` of a kNN search (see :meth:`kneighbors`)."""
+        database = self._snapshot()
+        itself = codes is None
+        k = check_n_neighbors(n_neighbors, len(database), itself=itself)
+        queries = self._queries(database, codes, packed)
+        dist, pos = self._search(database, "knn", queries, k + itself)
+        if itself:
+            dist, pos = _without_self(dist, pos)
+        return database, dist, pos
+
+    def kneighbors(self, codes=None, n_neighbors=10, return_distance=True, *, packed=False):
         """Find the ``n_neighbors`` nearest database codes of each query code.
 
         Parameters
         ----------
-        codes : array-like of shape (n_queries, n_bits)
-            Query codes in {0, 1}.
+        codes : array-like of shape (n_queries, n_bits), default=None
+            Query codes in {0, 1} (or packed, with ``packed=True``). None queries every
+            database code, each excluded from its own neighbours (as in scikit-learn).
         n_neighbors : int, default=10
-            Number of neighbours; at most the database size.
+            Number of neighbours; at most the database size (minus one when
+            ``codes=None``). None means 10, or fewer when the database is smaller.
         return_distance : bool, default=True
             Whether to return the distances as well.
+        packed : bool, default=False
+            Whether ``codes`` are packed, as in :meth:`fit`.
 
         Returns
         -------
         neigh_dist : ndarray of shape (n_queries, n_neighbors), dtype int32
             Hamming distances, ascending. Only when ``return_distance=True``.
         neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
-            Database indices; equal distances are ordered by index.
+            Ids (positions when the index has no ids); equal distances in position order.
         """
-        queries = self._pack_queries(codes)
-        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
-            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
-        if n_neighbors < 1:
-            raise ValueError(f"n_neighbors must be >= 1; got {n_neighbors}.")
-        if n_neighbors > self.n_indexed_:
-            raise ValueError(
-                f"Expected n_neighbors <= n_indexed, the database size; got "
-                f"n_neighbors={n_neighbors}, n_indexed={self.n_indexed_}."
-            )
-        dist, ind = self._search("knn_search", queries, int(n_neighbors), n_neighbors=n_neighbors)
+        database, dist, pos = self._kneighbors_positions(codes, n_neighbors, packed)
+        ind = self._ids_of(database, pos)
         return (dist, ind) if return_distance else ind
 
-    def radius_neighbors(self, codes, radius=2, return_distance=True):
+    def radius_neighbors(self, codes=None, radius=2, return_distance=True, *, packed=False):
         """Find every database code within Hamming ``radius`` of each query code.
 
         Parameters
         ----------
-        codes : array-like of shape (n_queries, n_bits)
-            Query codes in {0, 1}.
-        radius : int, default=2
-            Largest Hamming distance returned (inclusive).
+        codes : array-like of shape (n_queries, n_bits), default=None
+            Query codes, as in :meth:`kneighbors` (None: the database by itself).
+        radius : float, default=2
+            Largest Hamming distance returned (inclusive); rounded down, and any radius
+            beyond the code length returns every code.
         return_distance : bool, default=True
             Whether to return the distances as well.
+        packed : bool, default=False
+            Whether ``codes`` are packed, as in :meth:`fit`.
 
         Returns
         -------
         neigh_dist : ndarray of shape (n_queries,), dtype object
             Arrays of int32 distances, ascending. Only when ``return_distance=True``.
         neigh_ind : ndarray of shape (n_queries,), dtype object
-            Arrays of int64 indices, nearest first, ties by index.
+            Arrays of int64 ids (or positions), nearest first, ties by position.
         """
-        queries = self._pack_queries(codes)
-        if isinstance(radius, bool) or not isinstance(radius, Integral | float):
-            raise TypeError(f"radius must be a number; got {radius!r}.")
-        if not np.isfinite(radius) or radius < 0:
-            raise ValueError(f"radius must be a finite number >= 0; got {radius}.")
-        radius = int(min(np.floor(radius), self.n_bits_))
-        dist, ind = self._search("radius_search", queries, radius, radius=radius)
-        ind = _to_object_array(ind)
-        return (_to_object_array(dist), ind) if return_distance else ind
+        database = self._snapshot()
+        radius = check_radius(radius, database.n_bits)
+        queries = self._queries(database, codes, packed)
+        dist, pos = self._search(database, "radius", queries, radius)
+        if codes is None:
+            for q in range(len(pos)):
+                keep = pos[q] != q
+                dist[q], pos[q] = dist[q][keep], pos[q][keep]
+        ind = to_object_array([self._ids_of(database, p) for p in pos])
+        return (to_object_array(dist), ind) if return_distance else ind
 
-    def distances(self, codes):
+    def kneighbors_graph(self, codes=None, n_neighbors=10, mode="connectivity", *, packed=False):
+        """Sparse graph of the ``n_neighbors`` nearest database codes of each query.
+
+        As :meth:`sklearn.neighbors.NearestNeighbors.kneighbors_graph`: row ``i`` holds
+        query ``i``'s neighbours. Columns are database *positions* (never ids), so the
+        matrix has ``n_indexed_`` columns however the ids run.
+
+        Parameters
+        ----------
+        codes : array-like of shape (n_queries, n_bits), default=None
+            Query codes; None: every database code, itself excluded.
+        n_neighbors : int, default=10
+            Neighbours per row, as in :meth:`kneighbors`.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            Entries of 1, or the Hamming distances (float; a distance of 0 is stored).
+        packed : bool, default=False
+            Whether ``codes`` are packed, as in :meth:`fit`.
+
+        Returns
+        -------
+        graph : scipy.sparse.csr_matrix of shape (n_queries, n_indexed)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhash.index import HammingIndex
+        >>> codes = np.array([[0, 0], [0, 1], [1, 1]])
+        >>> HammingIndex().fit(codes).kneighbors_graph(n_neighbors=1).toarray()
+        array([[0., 1., 0.],
+               [1., 0., 0.],
+               [0., 1., 0.]])
+        """
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(f'mode must be "connectivity" or "distance"; got {mode!r}.')
+        database, dist, pos = self._kneighbors_positions(codes, n_neighbors, packed)
+        n_queries, k = pos.shape
+        data = np.ones(pos.size) if mode == "connectivity" else dist.ravel().astype(np.float64)
+        indptr = np.arange(0, n_queries * k + 1, k)
+        return csr_matrix((data, pos.ravel(), indptr), shape=(n_queries, len(database)))
+
+    def distances(self, codes=None, *, packed=False):
         """Hamming distances from each query code to every database code.
+
+        Parameters
+        ----------
+        codes : array-like of shape (n_queries, n_bits), default=None
+            Query codes; None: the database itself.
+        packed : bool, default=False
+            Whether ``codes`` are packed, as in :meth:`fit`.
 
         Returns
         -------
         distances : ndarray of shape (n_queries, n_indexed), dtype int32
+            Columns in position order.
         """
-        queries = self._pack_queries(codes)
-        name = self._backend_name(exhaustive=True)
-        return self._backend(name).pairwise_distances(
-            queries, self._database(name), self.memory_budget, n_jobs=self.n_jobs
+        database = self._snapshot()
+        return self._search(database, "distances", self._queries(database, codes, packed))
+
+    # -- the search front end ------------------------------------------------------------
+    def _search(self, database, kind, queries, arg=None):
+        """Search ``kind`` ("knn", "radius" or "distances") in batches of queries.
+
+        Each batch does at most about ``BATCH_COMPARISONS`` code comparisons, and Python
+        runs between batches, so Ctrl-C (KeyboardInterrupt) stops a long search there.
+        """
+        n_queries, n_database = len(queries), len(database)
+        per_batch = max(
+            MIN_BATCH_PER_THREAD * n_threads(self.n_jobs),
+            BATCH_COMPARISONS // max(n_database, 1),
         )
+        plan = {}  # what "auto" learnt in earlier batches of this search
+        parts = [
+            self._search_batch(database, kind, queries[q0 : q0 + per_batch], arg, plan)
+            for q0 in range(0, max(n_queries, 1), per_batch)
+        ]
+        if kind == "knn":
+            return _join([p[0] for p in parts]), _join([p[1] for p in parts])
+        if kind == "radius":
+            return _join([p[0] for p in parts]), _join([p[1] for p in parts])
+        return _join(parts)
 
-    def _backend_name(self, radius=None, n_neighbors=None, exhaustive=False):
+    def _search_batch(self, database, kind, queries, arg, plan):
+        name = self._backend_name(database, kind, len(queries), arg)
+        if self.backend == "auto" and name == "mih":
+            return self._auto_mih_search(database, kind, queries, arg, plan)
+        backend, codes = self._backend(database, name)
+        search = getattr(backend, _SEARCHES[kind])
+        args = () if kind == "distances" else (arg,)
+        return search(queries, codes, *args, self.memory_budget, n_jobs=self.n_jobs)
+
+    def _backend_name(self, database, kind, n_queries, arg):
         """Name of the backend that answers a search (resolves ``"auto"``)."""
-        if self.backend == "auto":
-            if not exhaustive and self._mih_may_pay(radius, n_neighbors):
-                return "mih"
-            return "numba"
-        if self.backend == "mih" and exhaustive:
-            return "numba"
-        return self.backend
+        if self.backend != "auto":
+            return "numba" if self.backend == "mih" and kind == "distances" else self.backend
+        if n_queries * len(database) < SMALL_SEARCH:
+            return "numpy"
+        if kind != "distances" and self._mih_may_pay(database, kind, arg):
+            return "mih"
+        return "numba"
 
-    def _backend(self, name):
-        """The object answering a search by backend ``name``: a module, or the tables."""
+    def _backend(self, database, name):
+        """``(backend, database as that backend takes it)`` for backend ``name``."""
         if name == "numpy":
-            return _numpy_search
+            return _numpy_search, database.codes
         if name == "numba":
-            return _exhaustive_module()
+            return _numba_search(), database.codes
         if name == "torch":
             from . import _torch_search
 
-            return _torch_search
-        if getattr(self, "_mih", None) is None:
-            from ._mih import MultiIndexHashing
+            return _torch_search, database.device_codes()
+        return database.tables(), database.codes
 
-            self._mih = MultiIndexHashing(self._codes, self.n_bits_)
-        return self._mih
+    def _auto_mih_search(self, database, kind, queries, arg, plan):
+        """Capped multi-index searches; the queries that give up are scanned, or the whole
+        batch at once if most of the first queries of the search did (a scan of many
+        queries at once reads the database fewer times)."""
+        method = _SEARCHES[kind]
 
-    def _database(self, backend_name):
-        """The database as a backend scans it: the blocked codes, or their copy on the GPU."""
-        if backend_name != "torch":
-            return self._codes
-        if getattr(self, "_device_codes", None) is None:
-            from ._torch_search import DeviceCodes
-
-            self._device_codes = DeviceCodes(self._codes)
-        return self._device_codes
-
-    def _search(self, method, queries, arg, **criteria):
-        """Run ``method`` ("knn_search" or "radius_search") on the chosen backend."""
-        name = self._backend_name(**criteria)
-        search = getattr(self._backend(name), method)
-        if self.backend != "auto" or name != "mih":
-            return search(
-                queries, self._database(name), arg, self.memory_budget, n_jobs=self.n_jobs
-            )
-
-        # auto: capped multi-index searches, on trial for the first queries; the queries
-        # that give up are scanned, or the whole batch at once if most of the trial did
-        # (a scan of many queries at once reads the database fewer times)
         def scan(rows):
-            return getattr(_exhaustive_module(), method)(
-                rows, self._codes, arg, self.memory_budget, n_jobs=self.n_jobs
-            )
+            search = getattr(_numba_search(), method)
+            return search(rows, database.codes, arg, self.memory_budget, n_jobs=self.n_jobs)
 
         def capped(rows):
+            search = getattr(database.tables(), method)
+            max_checks = self._auto_max_checks(len(database))
             return search(
                 rows,
-                self._codes,
+                database.codes,
                 arg,
                 self.memory_budget,
                 n_jobs=self.n_jobs,
-                max_checks=self._auto_max_checks(),
+                max_checks=max_checks,
             )
 
-        dist, ind, gave_up = capped(queries[:AUTO_MIH_TRIAL])
-        rest = queries[AUTO_MIH_TRIAL:]
-        if len(rest):
-            if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
-                return scan(queries)
-            more_d, more_i, more_gave_up = capped(rest)
-            dist, ind = _join(dist, more_d), _join(ind, more_i)
-            gave_up = np.concatenate((gave_up, more_gave_up))
+        if plan.get("scan"):
+            return scan(queries)
+        if "tried" in plan:
+            dist, ind, gave_up = capped(queries)
+        else:
+            plan["tried"] = True
+            dist, ind, gave_up = capped(queries[:AUTO_MIH_TRIAL])
+            rest = queries[AUTO_MIH_TRIAL:]
+            if len(rest):
+                if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
+                    plan["scan"] = True
+                    return scan(queries)
+                more_d, more_i, more_gave_up = capped(rest)
+                dist, ind = _join([dist, more_d]), _join([ind, more_i])
+                gave_up = np.concatenate((gave_up, more_gave_up))
         rows = np.flatnonzero(gave_up)
         if len(rows):
             for q, d, i in zip(rows, *scan(queries[rows]), strict=True):
                 dist[q], ind[q] = d, i
         return dist, ind
 
-    def _auto_max_checks(self):
+    def _auto_max_checks(self, n_database):
         """Buckets and codes a capped multi-index search may visit under ``"auto"``."""
-        budget = AUTO_MIH_MAX_SHARE * self.n_indexed_ - AUTO_MIH_FIXED_COST
+        budget = AUTO_MIH_MAX_SHARE * n_database - AUTO_MIH_FIXED_COST
         return max(0, int(budget / AUTO_MIH_COST_RATIO))
 
-    def _mih_may_pay(self, radius, n_neighbors):
+    def _mih_may_pay(self, database, kind, arg):
         """Whether a capped multi-index search can beat a scan at all (``"auto"``)."""
-        max_checks = self._auto_max_checks()
-        if radius is None:  # at least the k codes returned are checked
-            return n_neighbors < max_checks
-        from ._mih import expected_cost, substring_widths
+        max_checks = self._auto_max_checks(len(database))
+        if kind == "knn":  # at least the k codes returned are checked
+            return arg < max_checks
+        from ._mih_plan import expected_cost, substring_widths
 
         # radius search: its cost on uniform random codes must fit the cap (real codes,
         # with uneven buckets, cost more for some queries: those are scanned)
-        widths = substring_widths(self.n_bits_, self.n_indexed_)
-        return expected_cost(widths, self.n_indexed_, radius) < max_checks
+        widths = substring_widths(database.n_bits, len(database))
+        return max_checks > 0 and expected_cost(widths, len(database), arg) < max_checks
 
 
 @validate_params(
@@ -369,6 +609,6 @@ def hamming_distances(codes_a, codes_b):
     >>> hamming_distances([[0, 1, 1]], [[0, 1, 1], [1, 0, 0]])
     array([[0, 3]], dtype=int32)
     """
-    codes_b = check_codes(codes_b, name="codes_b")
-    codes_a = check_codes(codes_a, n_bits=codes_b.shape[1], name="codes_a")
-    return _exhaustive_module().pairwise_distances(pack_codes(codes_a), pack_codes(codes_b))
+    words_b, n_bits = as_words(codes_b, name="codes_b")
+    words_a, _ = as_words(codes_a, n_bits=n_bits, name="codes_a")
+    return HammingIndex()._search(Database.of(words_b, n_bits), "distances", words_a)

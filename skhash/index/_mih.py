@@ -15,20 +15,24 @@ so no visited-set is needed, and its full distance is then checked against the p
 Radius search stops after the last stage with ``m * s + t <= r``; k-nearest-neighbour search
 stops as soon as the ``k``-th best distance found is covered by the stages done.
 
-Tables are compact: per table, the item ids sorted by key (``uint32``) and a directory, the
-CSR offsets of every key (dense, when ``2 ** width <= 2 * n``) or the sorted distinct keys
-and their offsets (sparse). Everything is plain numpy, so the object pickles.
+Tables are compact: per table, the database positions sorted by key (``uint32``) and a
+directory, the CSR offsets of every key (dense, when ``2 ** width <= 2 * n``) or the sorted
+distinct keys and their offsets (sparse). Within a bucket positions are ascending. Adding or
+removing codes updates the tables in place of a rebuild (each table is copied once, no key
+is recomputed but the new codes'), and the result equals a fresh build over the new
+database; when the database has grown or shrunk enough for a fresh build to pick other
+substring widths, the tables are dropped instead (and rebuilt on the next search).
+Everything is plain numpy, so the object pickles (and memory-maps with joblib).
 """
-
-from math import comb, log2
 
 import numpy as np
 from numba import prange
 
+from . import _numba_search
+from ._backend import DEFAULT_MEMORY_BUDGET
+from ._mih_plan import dense_directory, expected_cost, id_dtype, substring_widths
 from ._numba_search import _code_distance, _jit, _pjit, _popcount, _Threads, collect_hits
 from ._packing import BLOCK_SIZE, as_blocked
-
-MAX_WIDTH = 32
 
 
 @_jit
@@ -43,24 +47,26 @@ def _extract(code, start, width):
 
 
 @_jit
-def _table_keys(database, start, width, out):
-    for j in range(database.shape[0]):
-        out[j] = _extract(database[j], start, width)
+def _table_keys(blocks, lo, start, width, out):
+    """Keys of codes ``lo, lo + 1, ...`` (``len(out)`` of them) in one table."""
+    for j in range(out.shape[0]):
+        x = lo + j
+        out[j] = _extract(blocks[x // BLOCK_SIZE, :, x % BLOCK_SIZE], start, width)
 
 
 @_pjit
-def _build_dense(database, starts, widths, order, offsets, optr):
-    """Counting sort of the ids on each table's key; CSR offsets over all ``2 ** width``."""
+def _build_dense(blocks, n, starts, widths, order, offsets, optr):
+    """Counting sort of the positions on each table's key; CSR offsets over all keys."""
     for t in prange(widths.shape[0]):
         base = optr[t]
-        keys = np.empty(database.shape[0], dtype=np.uint64)
-        _table_keys(database, starts[t], widths[t], keys)
-        for j in range(database.shape[0]):
+        keys = np.empty(n, dtype=np.uint64)
+        _table_keys(blocks, 0, starts[t], widths[t], keys)
+        for j in range(n):
             offsets[base + np.int64(keys[j]) + 1] += 1
         for b in range(1 << widths[t]):
             offsets[base + b + 1] += offsets[base + b]
         fill = offsets[base : base + (1 << widths[t])].copy()
-        for j in range(database.shape[0]):
+        for j in range(n):
             order[t, fill[keys[j]]] = j
             fill[keys[j]] += 1
 
@@ -212,19 +218,11 @@ def _radius_kernel(
         buf_i[q, :n] = ind[:n]
 
 
-def substring_widths(n_bits, n_database, n_substrings=None):
-    """Substring widths: about ``log2(n_database)`` bits each (Norouzi et al.), at most 32."""
-    if n_substrings is None:
-        width = min(MAX_WIDTH, max(1, round(log2(max(n_database, 2)))))
-        n_substrings = -(-n_bits // width)
-    m = int(min(max(n_substrings, -(-n_bits // MAX_WIDTH)), n_bits))
-    widths = np.full(m, n_bits // m, dtype=np.int64)
-    widths[: n_bits % m] += 1
-    return widths
-
-
 class MultiIndexHashing:
     """Multi-index hash tables over packed codes (the codes themselves are not held).
+
+    A :class:`~skhash.index._backend.SearchBackend` whose searches take the codes the tables
+    were built on (or updated for) as ``database``.
 
     Parameters
     ----------
@@ -239,41 +237,136 @@ class MultiIndexHashing:
     """
 
     def __init__(self, database, n_bits, n_substrings=None, dense=None):
-        database = as_blocked(database).words()  # row by row for the build, then dropped
-        n = len(database)
+        codes = as_blocked(database)
+        n = len(codes)
         self.n_bits = n_bits
         self.n_database = n
+        self.fixed_layout = n_substrings is not None or dense is not None
         self.widths = substring_widths(n_bits, n, n_substrings)
         self.starts = np.concatenate(([0], np.cumsum(self.widths)[:-1])).astype(np.int64)
-        m, max_width = len(self.widths), int(self.widths.max())
-        id_dtype = np.uint32 if n < 2**32 else np.int64
-        self.dense = bool(2**max_width <= 2 * n) if dense is None else bool(dense)
-        self.order = np.empty((m, n), dtype=id_dtype)
+        m = len(self.widths)
+        self.dense = dense_directory(self.widths, n) if dense is None else bool(dense)
+        self.order = np.empty((m, n), dtype=id_dtype(n))
         if self.dense:
             sizes = (1 << self.widths) + 1
             self.optr = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-            self.offsets = np.zeros(int(sizes.sum()), dtype=id_dtype)
+            self.offsets = np.zeros(int(sizes.sum()), dtype=id_dtype(n))
             self.dir_keys = np.empty(0, dtype=np.uint32)
             self.kptr = np.zeros(m + 1, dtype=np.int64)
             if n:
                 _build_dense(
-                    database, self.starts, self.widths, self.order, self.offsets, self.optr
+                    codes.blocks, n, self.starts, self.widths, self.order, self.offsets, self.optr
                 )
+            return
+        directories = []
+        keys = np.empty(n, dtype=np.uint64)
+        for t in range(m):
+            _table_keys(codes.blocks, 0, self.starts[t], self.widths[t], keys)
+            order = np.argsort(keys, kind="stable")
+            self.order[t] = order
+            unique, first = np.unique(keys[order], return_index=True)
+            directories.append((unique, np.append(first, n)))
+        self._set_sparse_directories(directories)
+
+    def _set_sparse_directories(self, directories):
+        """Store the sparse ``(keys, offsets)`` directory of every table."""
+        self.dir_keys = np.concatenate([k for k, _ in directories]).astype(np.uint32)
+        self.offsets = np.concatenate([o for _, o in directories]).astype(self.order.dtype)
+        counts = np.array([len(k) for k, _ in directories], dtype=np.int64)
+        self.kptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.optr = self.kptr[:-1] + np.arange(len(directories))
+
+    def _directory(self, t):
+        """Table ``t``'s directory: ``(keys or None when dense, offsets)``."""
+        if self.dense:
+            return None, self.offsets[self.optr[t] : self.optr[t] + (1 << self.widths[t]) + 1]
+        keys = self.dir_keys[self.kptr[t] : self.kptr[t + 1]]
+        return keys, self.offsets[self.optr[t] : self.optr[t] + len(keys) + 1]
+
+    def _updated(self, n, order, directories):
+        """A copy of these tables over ``n`` codes with new entries and directories."""
+        new = object.__new__(MultiIndexHashing)
+        new.__dict__.update(self.__dict__)
+        new.n_database, new.order = n, order
+        if self.dense:
+            new.offsets = np.concatenate([o for _, o in directories]).astype(order.dtype)
         else:
-            keys_all, offsets_all = [], []
-            keys = np.empty(n, dtype=np.uint64)
-            for t in range(m):
-                _table_keys(database, self.starts[t], self.widths[t], keys)
-                order = np.argsort(keys, kind="stable")
-                self.order[t] = order
-                unique, first = np.unique(keys[order], return_index=True)
-                keys_all.append(unique.astype(np.uint32))
-                offsets_all.append(np.append(first, n).astype(id_dtype))
-            self.dir_keys = np.concatenate(keys_all)
-            self.offsets = np.concatenate(offsets_all)
-            counts = np.array([len(u) for u in keys_all], dtype=np.int64)
-            self.kptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-            self.optr = self.kptr[:-1] + np.arange(m)
+            new._set_sparse_directories(directories)
+        return new
+
+    def _fits(self, n):
+        """Whether a fresh build over ``n`` codes has this layout (else: rebuild)."""
+        if id_dtype(n) != self.order.dtype:
+            return False
+        if self.fixed_layout:
+            return True
+        widths = substring_widths(self.n_bits, n)
+        return np.array_equal(widths, self.widths) and dense_directory(widths, n) == self.dense
+
+    def appended(self, codes):
+        """The tables over ``codes``: these tables' codes followed by new ones.
+
+        Parameters
+        ----------
+        codes : BlockedCodes
+            The new database; its first ``n_database`` codes are the tables' codes.
+
+        Returns
+        -------
+        tables : MultiIndexHashing or None
+            None when a fresh build would choose another layout.
+        """
+        n_old, n = self.n_database, len(codes)
+        if not self._fits(n):
+            return None
+        order = np.empty((len(self.widths), n), dtype=self.order.dtype)
+        keys = np.empty(n - n_old, dtype=np.uint64)
+        directories = []
+        for t in range(len(self.widths)):
+            _table_keys(codes.blocks, n_old, self.starts[t], self.widths[t], keys)
+            new_order = np.argsort(keys, kind="stable")
+            new_keys = keys[new_order]
+            old_keys, offsets = self._directory(t)
+            if old_keys is None:  # dense: a bucket per key, each gains its new codes
+                ends = offsets[new_keys.astype(np.int64) + 1]
+                gained = np.bincount(new_keys, minlength=len(offsets) - 1)
+                directory = (None, offsets + np.concatenate(([0], np.cumsum(gained))))
+            else:  # sparse: the keys' union; a key starts after all smaller old and new keys
+                ends = offsets[np.searchsorted(old_keys, new_keys, side="right")]
+                union = np.union1d(old_keys, new_keys)
+                starts = offsets[np.searchsorted(old_keys, union)] + np.searchsorted(
+                    new_keys, union
+                )
+                directory = (union, np.append(starts, n))
+            # new codes go at the end of their bucket: positions stay ascending within it
+            order[t] = np.insert(self.order[t], ends.astype(np.intp), new_order + n_old)
+            directories.append(directory)
+        return self._updated(n, order, directories)
+
+    def removed(self, keep):
+        """The tables without the codes where ``keep`` (bool, one per code) is False.
+
+        The kept codes move down to close the gaps, in order. Returns None when a fresh
+        build would choose another layout.
+        """
+        n = int(np.count_nonzero(keep))
+        if not self._fits(n):
+            return None
+        dtype = self.order.dtype
+        new_position = np.cumsum(keep, dtype=dtype) - dtype.type(1)  # of every kept code
+        order = np.empty((len(self.widths), n), dtype=dtype)
+        directories = []
+        for t in range(len(self.widths)):
+            kept = keep[self.order[t]]
+            order[t] = new_position[self.order[t][kept]]
+            keys, offsets = self._directory(t)
+            dropped_before = np.concatenate(([0], np.cumsum(~kept, dtype=dtype)))
+            offsets = offsets - dropped_before[offsets]
+            if keys is not None:  # a fresh build lists only the keys still held
+                held = np.diff(offsets) > 0
+                keys, offsets = keys[held], np.append(offsets[:-1][held], n)
+            directories.append((keys, offsets))
+        return self._updated(n, order, directories)
 
     @property
     def nbytes(self):
@@ -304,7 +397,13 @@ class MultiIndexHashing:
         )
 
     def knn_search(
-        self, query_words, database, k, memory_budget=None, n_jobs=None, max_checks=None
+        self,
+        query_words,
+        database,
+        k,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
+        n_jobs=None,
+        max_checks=None,
     ):
         """Exact k nearest neighbours, as :func:`skhash.index._numba_search.knn_search`.
 
@@ -334,7 +433,13 @@ class MultiIndexHashing:
         return (out_d, out_i) if max_checks is None else (out_d, out_i, gave_up)
 
     def radius_search(
-        self, query_words, database, radius, memory_budget=2**26, n_jobs=None, max_checks=None
+        self,
+        query_words,
+        database,
+        radius,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
+        n_jobs=None,
+        max_checks=None,
     ):
         """Every code within ``radius``, as :func:`skhash.index._numba_search.radius_search`.
 
@@ -367,28 +472,12 @@ class MultiIndexHashing:
             dist, ind = collect_hits(kernel, len(queries), len(codes), memory_budget)
         return (dist, ind) if max_checks is None else (dist, ind, gave_up)
 
+    def pairwise_distances(
+        self, query_words, database, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None
+    ):
+        """The full distance matrix: the tables do not help, the compiled scan answers."""
+        return _numba_search.pairwise_distances(query_words, database, memory_budget, n_jobs)
+
     def expected_cost(self, radius):
         """Buckets probed plus codes checked by a radius search, for uniform random codes."""
         return expected_cost(self.widths, self.n_database, radius)
-
-
-def expected_cost(widths, n_database, radius):
-    """Buckets probed plus codes checked by a radius-``radius`` search on uniform codes."""
-    m, cost = len(widths), 0.0
-    for s in range(int(max(widths)) + 1):
-        for t, width in enumerate(widths):
-            if m * s + t > radius:
-                return cost
-            n_keys = comb(int(width), s)
-            cost += n_keys * (1.0 + n_database / 2.0 ** int(width))
-    return cost
-
-
-def expected_kth_distance(n_bits, n_database, k):
-    """Smallest ``D`` with ``n_database * P(Binomial(n_bits, 1/2) <= D) >= k``."""
-    total = 0.0
-    for d in range(n_bits + 1):
-        total += comb(n_bits, d) * n_database / 2.0**n_bits
-        if total >= k:
-            return d
-    return n_bits

@@ -1,9 +1,10 @@
 """Exhaustive Hamming search compiled with numba: fused XOR + popcount, counting top-k.
 
-Same functions and results as :mod:`skhash.index._numpy_search` (exact, ties by database
-order, nearest first). The kernels are compiled on first use (``cache=True`` keeps them on
-disk) and run on ``n_jobs`` threads; the numba thread count is set only for the duration
-of a call and restored afterwards.
+A :class:`~skhash.index._backend.SearchBackend`: same functions and results as
+:mod:`skhash.index._numpy_search` (exact, ties by database order, nearest first). Each
+kernel is compiled on its first call only (``cache=True`` keeps it on disk), so a process
+compiles just the searches it runs; kernels run on ``n_jobs`` threads, the numba thread
+count being set only for the duration of a call and restored afterwards.
 
 Design
 ------
@@ -36,9 +37,9 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from ._backend import DEFAULT_MEMORY_BUDGET, merge_top_k, n_threads
 from ._packing import BLOCK_SIZE, as_blocked
 
-DEFAULT_MEMORY_BUDGET = 64 * 2**20
 _QUERY_GROUP = 4  # queries scanned together (kNN and radius): each word loaded once for four
 _TASK_BLOCKS = 64  # database blocks per parallel task of the distance matrix
 _TILE_BYTES = 64 * 2**10  # database bytes scanned by all of a thread's queries in turn (L2)
@@ -316,12 +317,8 @@ def _distance_kernel(queries, blocks, n_d, out):
 
 
 def _n_threads(n_jobs):
-    n_max = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        return max(1, n_max + 1 + n_jobs)
-    return max(1, min(int(n_jobs), n_max))
+    """Threads for ``n_jobs`` (as joblib counts them), at most numba's pool."""
+    return min(n_threads(n_jobs), numba.config.NUMBA_NUM_THREADS)
 
 
 class _Threads:
@@ -387,13 +384,16 @@ def _n_parts(n_chunks, n_database, k, n_jobs, max_parts=None):
     return max(1, n_parts if max_parts is None else min(n_parts, max_parts))
 
 
-def _merge_parts(part_d, part_i, n_database, k):
-    """The ``k`` best of each query over the parts' lists, by (distance, index)."""
+def _merge_parts(part_d, part_i, k):
+    """The ``k`` best of each query over the parts' ``(n_parts, n_queries, k)`` lists."""
     if len(part_d) == 1:
         return part_d[0], part_i[0]
-    keys = part_d * n_database + part_i  # (n_parts, n_queries, k)
-    keys = np.sort(keys.transpose(1, 0, 2).reshape(part_d.shape[1], -1), axis=1)[:, :k]
-    return keys // n_database, keys % n_database
+    n_queries = part_d.shape[1]
+    return merge_top_k(
+        part_d.transpose(1, 0, 2).reshape(n_queries, -1),
+        part_i.transpose(1, 0, 2).reshape(n_queries, -1),
+        k,
+    )
 
 
 def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
@@ -448,7 +448,7 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
                 part_d,
                 part_i,
             )
-            best_d, best_i = _merge_parts(part_d, part_i, n_d, k)
+            best_d, best_i = _merge_parts(part_d, part_i, k)
             out_d[q0:q1], out_i[q0:q1] = best_d[: q1 - q0], best_i[: q1 - q0]
     return out_d, out_i
 

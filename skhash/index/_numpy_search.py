@@ -1,16 +1,16 @@
 """Exhaustive Hamming search in numpy: XOR + ``np.bitwise_count`` in memory-bounded blocks.
 
-Every function takes packed ``uint64`` codes (see :func:`skhash.index.pack_codes`) and returns
-exact results with ties broken by database order. Working memory stays under
-``memory_budget`` bytes whatever the number of queries and database items. ``n_jobs`` is
-accepted for a signature shared with the other backends and ignored (single thread).
+A :class:`~skhash.index._backend.SearchBackend`. It compiles nothing, so ``"auto"`` answers
+small searches with it (a first query pays no compilation). Working memory stays under
+``memory_budget`` bytes whatever the number of queries and database items: the database is
+read one slice at a time (a memory-mapped database is never copied whole). ``n_jobs`` is
+accepted for the shared signature and ignored (one thread).
 """
 
 import numpy as np
 
-from ._packing import as_words
-
-DEFAULT_MEMORY_BUDGET = 64 * 2**20
+from ._backend import DEFAULT_MEMORY_BUDGET, merge_top_k, sort_hits
+from ._packing import BLOCK_SIZE, as_blocked
 
 
 def iter_blocks(n_queries, n_database, n_words, memory_budget=DEFAULT_MEMORY_BUDGET):
@@ -21,7 +21,8 @@ def iter_blocks(n_queries, n_database, n_words, memory_budget=DEFAULT_MEMORY_BUD
     """
     per_pair = 8 * n_words + 16
     pairs = max(1, memory_budget // per_pair)
-    d_step = int(min(max(n_database, 1), pairs))
+    # database slices of whole blocks of the layout (the last one may be partial)
+    d_step = int(min(max(n_database, 1), max(BLOCK_SIZE, pairs // BLOCK_SIZE * BLOCK_SIZE)))
     q_step = int(max(1, min(n_queries, pairs // d_step)))
     for q0 in range(0, n_queries, q_step):
         for d0 in range(0, n_database, d_step):
@@ -31,38 +32,47 @@ def iter_blocks(n_queries, n_database, n_words, memory_budget=DEFAULT_MEMORY_BUD
 def block_distances(query_words, database_words):
     """Hamming distances between every query and database code of a block, as int32."""
     xor = np.bitwise_xor(query_words[:, None, :], database_words[None, :, :])
+    if xor.shape[2] == 1:
+        return np.bitwise_count(xor[:, :, 0]).astype(np.int32)
     return np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+
+
+def _slices(query_words, database, memory_budget):
+    """``(query slice, database slice, distances)`` over the query x database grid."""
+    codes = as_blocked(database)
+    n_q, n_d = len(query_words), len(codes)
+    cached = None
+    for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
+        if cached is None or cached[0] != ds:  # one copy of a database slice at a time
+            cached = ds, codes.words_between(ds.start, ds.stop)
+        yield qs, ds, block_distances(query_words[qs], cached[1])
 
 
 def pairwise_distances(
     query_words, database_words, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None
 ):
     """Full ``(n_queries, n_database)`` Hamming distance matrix (int32)."""
-    database_words = as_words(database_words)
-    n_q, n_d = len(query_words), len(database_words)
-    out = np.empty((n_q, n_d), dtype=np.int32)
-    for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
-        out[qs, ds] = block_distances(query_words[qs], database_words[ds])
+    out = np.empty((len(query_words), len(database_words)), dtype=np.int32)
+    for qs, ds, dist in _slices(query_words, database_words, memory_budget):
+        out[qs, ds] = dist
     return out
 
 
 def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_jobs=None):
-    """Exact k nearest neighbours: ``(distances int32, indices int64)``, each (n_queries, k).
-
-    Sorting is on the key ``distance * n_database + index``, so ties go to the lower index.
-    """
-    database_words = as_words(database_words)
+    """Exact k nearest neighbours: ``(distances int32, indices int64)``, each (n_queries, k)."""
     n_q, n_d = len(query_words), len(database_words)
-    best = np.full((n_q, k), np.iinfo(np.int64).max, dtype=np.int64)
-    for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
-        dist = block_distances(query_words[qs], database_words[ds]).astype(np.int64)
-        keys = dist * n_d + np.arange(ds.start, ds.stop, dtype=np.int64)
-        keys = np.concatenate([best[qs], keys], axis=1)
-        if keys.shape[1] > k:
-            keys = np.partition(keys, k - 1, axis=1)[:, :k]
-        best[qs] = keys
-    best.sort(axis=1)
-    return (best // n_d).astype(np.int32), best % n_d
+    out_d = np.empty((n_q, k), dtype=np.int32)
+    out_i = np.empty((n_q, k), dtype=np.int64)
+    best_d = best_i = None  # the current query rows' k best so far
+    for qs, ds, dist in _slices(query_words, database_words, memory_budget):
+        ind = np.broadcast_to(np.arange(ds.start, ds.stop), dist.shape)
+        if ds.start:  # the query rows' candidates so far compete with this block
+            dist = np.concatenate([best_d, dist], axis=1)
+            ind = np.concatenate([best_i, ind], axis=1)
+        best_d, best_i = merge_top_k(dist, ind, min(k, dist.shape[1]))
+        if ds.stop == n_d:
+            out_d[qs], out_i[qs] = best_d, best_i
+    return out_d, out_i
 
 
 def radius_search(
@@ -72,12 +82,10 @@ def radius_search(
 
     Returns two lists of length n_queries: int32 distances and int64 indices.
     """
-    database_words = as_words(database_words)
-    n_q, n_d = len(query_words), len(database_words)
+    n_q = len(query_words)
     found_dist = [[] for _ in range(n_q)]
     found_ind = [[] for _ in range(n_q)]
-    for qs, ds in iter_blocks(n_q, n_d, query_words.shape[1], memory_budget):
-        dist = block_distances(query_words[qs], database_words[ds])
+    for qs, ds, dist in _slices(query_words, database_words, memory_budget):
         rows, cols = np.nonzero(dist <= radius)
         if not len(rows):
             continue
@@ -90,7 +98,7 @@ def radius_search(
     for dist_parts, ind_parts in zip(found_dist, found_ind, strict=True):
         dist = np.concatenate(dist_parts) if dist_parts else np.empty(0, np.int32)
         ind = np.concatenate(ind_parts) if ind_parts else np.empty(0, np.int64)
-        order = np.argsort(dist, kind="stable")
-        distances.append(dist[order])
-        indices.append(ind[order])
+        dist, ind = sort_hits(dist, ind)
+        distances.append(dist)
+        indices.append(ind)
     return distances, indices

@@ -1,8 +1,65 @@
-"""Packing binary codes into machine words and checking code arrays."""
+"""Binary codes in and out of machine words: checks, packing, and the blocked layout.
+
+Codes reach the index in three forms, all turned into the same little-endian uint64 words
+(bit ``j`` of a code is bit ``j % 64`` of word ``j // 64``):
+
+- bits: ``(n, n_bits)`` numbers in {0, 1} (what hashers' ``transform`` returns);
+- packed bytes: ``(n, ceil(n_bits / 8))`` uint8, as ``numpy.packbits(bits, axis=1)`` gives
+  them and FAISS binary indexes take them (bit ``j`` is the bit ``7 - j % 8`` of byte
+  ``j // 8``);
+- packed words: ``(n, ceil(n_bits / 64))`` uint64, as :func:`pack_codes` gives them.
+
+Inputs are read in chunks of rows, so checking and packing take memory for the output
+and one chunk, whatever the input's size and dtype.
+"""
+
+import threading
 
 import numpy as np
 
 __all__ = ["check_codes", "pack_codes", "unpack_codes"]
+
+_CHUNK_BYTES = 16 * 2**20  # input bytes checked and packed at a time
+BLOCK_SIZE = 64  # codes per block of a BlockedCodes layout
+_GROWTH = 1.25  # spare room an append leaves, as a share of the codes held
+# bit-reversed bytes: numpy.packbits's big-endian bit order to the little-endian one
+_REVERSED_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
+_REVERSED_BITS = np.packbits(_REVERSED_BITS, axis=1, bitorder="little").ravel()
+
+
+def _check_shape(codes, name):
+    if codes.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_bits); got shape {codes.shape}."
+        )
+    if codes.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one bit; got shape {codes.shape}.")
+
+
+def _check_bits(chunk, name):
+    """Raise unless every value of ``chunk`` is 0 or 1 (one pass, no temporary for ints)."""
+    kind = chunk.dtype.kind
+    if kind == "b" or not chunk.size:
+        return
+    if kind in "iu":
+        ok = chunk.max() <= 1 and (kind == "u" or chunk.min() >= 0)
+    else:
+        ok = bool(((chunk == 0) | (chunk == 1)).all())
+        if not ok and not np.isfinite(chunk).all():
+            raise ValueError(f"{name} contains NaN or infinity; codes must be in {{0, 1}}.")
+    if not ok:
+        hint = (
+            " If they are packed bytes (numpy.packbits, as FAISS takes them), pass packed=True."
+            if chunk.dtype == np.uint8
+            else ""
+        )
+        raise ValueError(
+            f"{name} must contain only 0 and 1 (use transform() to get binary codes).{hint}"
+        )
+
+
+def _rows_per_chunk(row_bytes):
+    return max(1, _CHUNK_BYTES // max(1, row_bytes))
 
 
 def check_codes(codes, *, n_bits=None, name="codes"):
@@ -11,7 +68,7 @@ def check_codes(codes, *, n_bits=None, name="codes"):
     Parameters
     ----------
     codes : array-like of shape (n_samples, n_bits)
-        Binary codes. Booleans and integers in {0, 1} are accepted.
+        Binary codes. Booleans and numbers in {0, 1} are accepted.
     n_bits : int, default=None
         Expected number of bits; checked when given.
     name : str, default="codes"
@@ -20,28 +77,104 @@ def check_codes(codes, *, n_bits=None, name="codes"):
     Returns
     -------
     codes : ndarray of shape (n_samples, n_bits), dtype uint8
+        The input itself when it already is uint8.
     """
     codes = np.asarray(codes)
-    if codes.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_bits); got shape {codes.shape}."
-        )
-    if codes.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one bit; got shape {codes.shape}.")
+    _check_shape(codes, name)
     if codes.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers in {{0, 1}}; got dtype {codes.dtype}.")
-    if codes.dtype.kind != "b":
-        if codes.dtype.kind == "f" and not np.isfinite(codes).all():
-            raise ValueError(f"{name} contains NaN or infinity; codes must be in {{0, 1}}.")
-        if codes.size and not np.isin(codes, (0, 1)).all():
-            raise ValueError(
-                f"{name} must contain only 0 and 1 (use transform() to get binary codes)."
-            )
     if n_bits is not None and codes.shape[1] != n_bits:
         raise ValueError(
             f"{name} has {codes.shape[1]} bits, but the index holds {n_bits}-bit codes."
         )
+    step = _rows_per_chunk(codes.shape[1] * codes.itemsize)
+    for r0 in range(0, len(codes), step):
+        _check_bits(codes[r0 : r0 + step], name)
     return codes.astype(np.uint8, copy=False)
+
+
+def as_words(codes, *, packed=False, n_bits=None, check_input=True, name="codes"):
+    """Codes in any accepted form as packed words: ``(words, n_bits)``.
+
+    Parameters
+    ----------
+    codes : array-like
+        Bits ``(n, n_bits)`` when ``packed=False``; else uint8 packed bytes or uint64
+        packed words (see the module docstring).
+    packed : bool, default=False
+        Whether ``codes`` are packed.
+    n_bits : int, default=None
+        Bits per code: checked against bits; for packed codes, the code length (by default
+        all the bits of the bytes or words), whose unused high bits must be zero.
+    check_input : bool, default=True
+        False skips the value checks (codes this library made itself); shapes and dtypes
+        are always checked, and nonzero values then count as 1.
+    name : str, default="codes"
+        Name used in error messages.
+
+    Returns
+    -------
+    words : ndarray of shape (n, ceil(n_bits / 64)), dtype uint64, C-contiguous
+    n_bits : int
+    """
+    codes = np.asarray(codes)
+    if packed:
+        return _packed_words(codes, n_bits, name)
+    _check_shape(codes, name)
+    if codes.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers in {{0, 1}}; got dtype {codes.dtype}.")
+    if n_bits is not None and codes.shape[1] != n_bits:
+        raise ValueError(
+            f"{name} has {codes.shape[1]} bits, but the index holds {n_bits}-bit codes."
+        )
+    n, n_bits = codes.shape
+    words = np.zeros((n, -(-n_bits // 64)), dtype=np.uint64)
+    out = words.view(np.uint8)
+    n_bytes = -(-n_bits // 8)
+    step = _rows_per_chunk(n_bits * codes.itemsize)
+    for r0 in range(0, n, step):
+        chunk = codes[r0 : r0 + step]
+        if check_input:
+            _check_bits(chunk, name)
+        if chunk.dtype.kind == "f":
+            chunk = chunk != 0
+        out[r0 : r0 + step, :n_bytes] = np.packbits(chunk, axis=1, bitorder="little")
+    return words, n_bits
+
+
+def _packed_words(codes, n_bits, name):
+    """Packed bytes or words as words, with the code length checked (see :func:`as_words`)."""
+    if codes.dtype not in (np.uint8, np.uint64):
+        raise TypeError(
+            f"packed {name} must be uint8 bytes (numpy.packbits order, as FAISS takes them) "
+            f"or uint64 words (skhash.index.pack_codes); got dtype {codes.dtype}."
+        )
+    _check_shape(codes, name)
+    unit = 8 * codes.itemsize
+    width = codes.shape[1] * unit
+    n_bits = width if n_bits is None else n_bits
+    if not width - unit < n_bits <= width:
+        raise ValueError(
+            f"packed {name} of {codes.shape[1]} {codes.dtype} columns hold codes of "
+            f"{width - unit + 1} to {width} bits; got n_bits={n_bits}."
+        )
+    if codes.dtype == np.uint64:
+        words = np.ascontiguousarray(codes)
+    else:
+        n_bytes = codes.shape[1]
+        words = np.zeros((len(codes), -(-n_bits // 64)), dtype=np.uint64)
+        out = words.view(np.uint8)
+        step = _rows_per_chunk(n_bytes)
+        for r0 in range(0, len(codes), step):
+            out[r0 : r0 + step, :n_bytes] = _REVERSED_BITS[codes[r0 : r0 + step]]
+    # bits n_bits and up of the last word (after the bit reversal of bytes, too)
+    unused = ~np.uint64(0) << np.uint64(n_bits % 64) if n_bits % 64 else np.uint64(0)
+    if unused and len(words) and np.bitwise_or.reduce(words[:, -1] & unused):
+        raise ValueError(
+            f"packed {name} have bits set beyond n_bits={n_bits}: the unused bits of the "
+            "last byte or word must be zero."
+        )
+    return words, int(n_bits)
 
 
 def pack_codes(codes):
@@ -68,13 +201,7 @@ def pack_codes(codes):
     array([[1, 0, 1],
            [0, 1, 1]], dtype=uint8)
     """
-    codes = check_codes(codes)
-    n_samples, n_bits = codes.shape
-    n_words = -(-n_bits // 64)
-    as_bytes = np.packbits(codes, axis=1, bitorder="little")
-    padded = np.zeros((n_samples, n_words * 8), dtype=np.uint8)
-    padded[:, : as_bytes.shape[1]] = as_bytes
-    return padded.view("<u8").astype(np.uint64, copy=False)
+    return as_words(codes)[0]
 
 
 def unpack_codes(packed, n_bits):
@@ -86,7 +213,42 @@ def unpack_codes(packed, n_bits):
     return np.unpackbits(as_bytes, axis=1, count=n_bits, bitorder="little")
 
 
-BLOCK_SIZE = 64  # codes per block of a BlockedCodes layout
+class RowBuffer:
+    """An array with room to grow, shared by successive snapshots of a growing database.
+
+    The array holds ``per_row`` items per row (64 codes per block, one id per row); snapshot
+    ``n`` uses items ``[0, n)``. An append writes the items past the ``tip`` (the largest
+    ``n`` handed out) in place when the snapshot appended to is the tip and the array has
+    room: readers of older snapshots never read those items, so they stay valid. Anything
+    else (an older snapshot, a read-only or memory-mapped array) gets a new array. Owners
+    pickle the used part, never the buffer.
+    """
+
+    def __init__(self, array, tip, per_row=1):
+        self.array, self.tip, self.per_row = array, tip, per_row
+        self.lock = threading.Lock()
+
+    def claim(self, n_used, n_total):
+        """Whether items ``[n_used, n_total)`` may be written in place (then claimed)."""
+        with self.lock:
+            room = len(self.array) * self.per_row
+            if n_used == self.tip and n_total <= room and self.array.flags.writeable:
+                self.tip = n_total
+                return True
+            return False
+
+    def grown(self, n_used, n_total, empty):
+        """A buffer that takes items ``[n_used, n_total)`` after the first ``n_used``.
+
+        This one when it may (see :meth:`claim`), else a new one made by ``empty(n_rows)``
+        holding a copy of the used rows, with ``_GROWTH`` times the items as room.
+        """
+        if self.claim(n_used, n_total):
+            return self
+        array = empty(-(-max(n_total, int(_GROWTH * n_total)) // self.per_row))
+        used = -(-n_used // self.per_row)
+        array[:used] = self.array[:used]
+        return RowBuffer(array, n_total, self.per_row)
 
 
 class BlockedCodes:
@@ -95,7 +257,8 @@ class BlockedCodes:
     ``blocks[b, w, j]`` is word ``w`` of code ``64 * b + j``. Within a block the same word of
     the 64 codes is contiguous, so a compiled scan loads eight codes' words per AVX-512
     register with no shuffles, however many words a code has; the layout takes the memory of
-    the packed codes plus the padding of the last block (under 512 bytes per word).
+    the packed codes plus the padding of the last block (under 512 bytes per word). A
+    ``BlockedCodes`` is a snapshot: :meth:`append` and :meth:`take` return new ones.
 
     Parameters
     ----------
@@ -104,21 +267,34 @@ class BlockedCodes:
     """
 
     def __init__(self, words):
-        words = np.ascontiguousarray(words, dtype=np.uint64)
+        words = np.asarray(words, dtype=np.uint64)
         if words.ndim != 2:
             raise ValueError(f"packed codes must be 2-D; got shape {words.shape}.")
-        n_codes, n_words = words.shape
-        n_blocks = -(-n_codes // BLOCK_SIZE)
-        padded = np.zeros((n_blocks * BLOCK_SIZE, n_words), dtype=np.uint64)
-        padded[:n_codes] = words
-        self.blocks = np.ascontiguousarray(
-            padded.reshape(n_blocks, BLOCK_SIZE, n_words).transpose(0, 2, 1)
-        )
-        self.n_codes = n_codes
+        blocks = _empty_blocks(_n_blocks(len(words)), words.shape[1])
+        _write_codes(blocks, 0, words)
+        self.__setstate__({"blocks": blocks, "n_codes": len(words)})
+
+    @classmethod
+    def _of(cls, buffer, n_codes):
+        new = object.__new__(cls)
+        new._buffer, new.n_codes = buffer, n_codes
+        return new
+
+    def __getstate__(self):
+        return {"blocks": self.blocks, "n_codes": self.n_codes}
+
+    def __setstate__(self, state):
+        self._buffer = RowBuffer(state["blocks"], state["n_codes"], BLOCK_SIZE)
+        self.n_codes = state["n_codes"]
+
+    @property
+    def blocks(self):
+        """The ``(n_blocks, n_words, 64)`` uint64 blocks holding the codes."""
+        return self._buffer.array[: _n_blocks(self.n_codes)]
 
     @property
     def n_words(self):
-        return self.blocks.shape[1]
+        return self._buffer.array.shape[1]
 
     @property
     def nbytes(self):
@@ -127,22 +303,61 @@ class BlockedCodes:
     def __len__(self):
         return self.n_codes
 
-    def words(self):
-        """The codes as a new ``(n_codes, n_words)`` array."""
-        flat = self.blocks.transpose(0, 2, 1).reshape(-1, self.n_words)
-        return np.ascontiguousarray(flat[: self.n_codes])
+    def words(self, positions=None):
+        """The codes (or those at ``positions``) as a new ``(n, n_words)`` array."""
+        if positions is not None:
+            positions = np.asarray(positions, dtype=np.int64)
+            return self.blocks[positions // BLOCK_SIZE, :, positions % BLOCK_SIZE]
+        return self.words_between(0, self.n_codes)
+
+    def words_between(self, start, stop):
+        """Codes ``start`` to ``stop - 1`` as a new ``(stop - start, n_words)`` array."""
+        b0, b1 = start // BLOCK_SIZE, _n_blocks(stop)
+        flat = self.blocks[b0:b1].transpose(0, 2, 1).reshape(-1, self.n_words)
+        return np.ascontiguousarray(flat[start - b0 * BLOCK_SIZE : stop - b0 * BLOCK_SIZE])
 
     def append(self, words):
-        """A new layout holding these codes followed by ``words`` (one copy of the old)."""
-        words = np.ascontiguousarray(words, dtype=np.uint64).reshape(-1, self.n_words)
-        n_codes = self.n_codes + len(words)
-        blocks = np.zeros((-(-n_codes // BLOCK_SIZE), self.n_words, BLOCK_SIZE), np.uint64)
-        blocks[: len(self.blocks)] = self.blocks
-        at = np.arange(self.n_codes, n_codes)
-        blocks[at // BLOCK_SIZE, :, at % BLOCK_SIZE] = words
-        new = object.__new__(BlockedCodes)
-        new.blocks, new.n_codes = blocks, n_codes
-        return new
+        """A new snapshot: these codes followed by ``words``."""
+        words = np.asarray(words, dtype=np.uint64).reshape(-1, self.n_words)
+        n_total = self.n_codes + len(words)
+        n_words = self.n_words
+        buffer = self._buffer.grown(
+            self.n_codes, n_total, lambda n_blocks: _empty_blocks(n_blocks, n_words)
+        )
+        _write_codes(buffer.array, self.n_codes, words)
+        return BlockedCodes._of(buffer, n_total)
+
+    def take(self, positions):
+        """A new snapshot holding the codes at the sorted ``positions``, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        blocks = _empty_blocks(_n_blocks(len(positions)), self.n_words)
+        step = _rows_per_chunk(8 * self.n_words)
+        for p0 in range(0, len(positions), step):
+            _write_codes(blocks, p0, self.words(positions[p0 : p0 + step]))
+        return BlockedCodes._of(RowBuffer(blocks, len(positions), BLOCK_SIZE), len(positions))
+
+
+def _n_blocks(n_codes):
+    return -(-n_codes // BLOCK_SIZE)
+
+
+def _empty_blocks(n_blocks, n_words):
+    return np.zeros((n_blocks, n_words, BLOCK_SIZE), dtype=np.uint64)
+
+
+def _write_codes(blocks, start, words):
+    """Write ``words`` as codes ``start, start + 1, ...`` of ``blocks`` (no large temporary)."""
+    n = len(words)
+    head = min(n, -start % BLOCK_SIZE)  # up to the next block boundary
+    n_full = (n - head) // BLOCK_SIZE
+    for lo, hi in ((0, head), (head + n_full * BLOCK_SIZE, n)):
+        if hi > lo:
+            at = np.arange(start + lo, start + hi)
+            blocks[at // BLOCK_SIZE, :, at % BLOCK_SIZE] = words[lo:hi]
+    if n_full:
+        b0 = (start + head) // BLOCK_SIZE
+        full = words[head : head + n_full * BLOCK_SIZE].reshape(n_full, BLOCK_SIZE, -1)
+        blocks[b0 : b0 + n_full] = full.transpose(0, 2, 1)
 
 
 def as_blocked(database):
@@ -150,7 +365,7 @@ def as_blocked(database):
     return database if isinstance(database, BlockedCodes) else BlockedCodes(database)
 
 
-def as_words(database):
+def words_of(database):
     """``database`` (packed words or :class:`BlockedCodes`) as a 2-D uint64 array."""
     if isinstance(database, BlockedCodes):
         return database.words()

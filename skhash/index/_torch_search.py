@@ -1,7 +1,8 @@
 """Exhaustive Hamming search with torch, for codes scanned on a CUDA device.
 
-Imported only when ``HammingIndex(backend="torch")`` searches. Same functions and exact
-results as :mod:`skhash.index._numpy_search`. The database lives on the device as 64-bit
+Imported only when ``HammingIndex(backend="torch")`` searches. A
+:class:`~skhash.index._backend.SearchBackend`: same functions and exact results as
+:mod:`skhash.index._numpy_search`. The database lives on the device as 64-bit
 words (:class:`DeviceCodes`, the memory of the packed codes), kept there between searches
 by the index. Torch has no popcount, so distances use the SWAR bit count (pairs, nibbles,
 bytes, then a multiply that sums the bytes), all on int64 tensors; k nearest neighbours
@@ -11,9 +12,9 @@ lower index.
 
 import numpy as np
 
-from ._packing import as_words
+from ._backend import DEFAULT_MEMORY_BUDGET, sort_hits
+from ._packing import words_of
 
-DEFAULT_MEMORY_BUDGET = 64 * 2**20
 # SWAR masks, all below 2**63 so they are valid int64 constants
 _M1, _M2, _M4 = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F
 _H01 = 0x0101010101010101
@@ -54,7 +55,7 @@ class DeviceCodes:
     def __init__(self, database, device=None):
         torch = _torch()
         self.device = _device(torch, device)
-        words = as_words(database)
+        words = words_of(database)
         self.words = torch.from_numpy(words.view(np.int64)).to(self.device)
 
     def __len__(self):
@@ -127,7 +128,7 @@ def radius_search(
     for _, _, dist in _blocks(torch, query_words, database_words, memory_budget, device):
         for row in dist.cpu().numpy():
             ind = np.flatnonzero(row <= radius)
-            order = np.argsort(row[ind], kind="stable")
-            distances.append(row[ind][order].astype(np.int32))
-            indices.append(ind[order].astype(np.int64))
+            row_d, row_i = sort_hits(row[ind], ind)
+            distances.append(row_d)
+            indices.append(row_i)
     return distances, indices
