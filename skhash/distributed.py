@@ -6,20 +6,32 @@ on a laptop's threads or on a ``distributed`` cluster of many machines. Two piec
 - :func:`transform_dask` encodes a row-chunked Dask array with a fitted hasher, block by block,
   where the blocks live;
 - :class:`DaskHammingIndex` keeps one :class:`~skhash.index.HammingIndex` shard per block of a
-  code array (on the workers, with ``persist``) and answers exact kNN and radius queries by
-  searching every shard in parallel and merging the partial answers. Results equal a single
-  index over all codes, ties included (by global database order).
+  code array, built by the worker that holds the block and kept there (``persist``): the
+  codes never travel to one process. Exact kNN and radius queries search every shard in
+  parallel and merge the partial answers (a tree of merges), which equals a single index
+  over all codes, ties included (by global database order).
+
+Every entry point checks its arguments when called (shapes, dtypes, parameters), not when
+the graph runs; the values of the codes and the uniqueness of ids are checked on the
+workers while ``fit`` waits for the shards.
 
 Requires ``dask[array]`` (``pip install "skhash[dask]"``); ``distributed`` for a cluster.
 """
 
-from numbers import Integral
+import copy
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
-from .index import HammingIndex, check_codes
+from .index import DEFAULT_MEMORY_BUDGET, HammingIndex
+from .index._backend import merge_top_k, sort_hits, to_object_array
+from .index._checks import check_n_neighbors, check_radius
+from .index._ids import _listed, as_id_array
+from .index._packing import as_words, check_code_array
 
 __all__ = ["DaskHammingIndex", "transform_dask"]
+
+MERGE_FAN_IN = 8  # partial answers merged by one task (a tree of merges past that)
 
 
 def _import_dask():
@@ -33,13 +45,20 @@ def _import_dask():
     return dask, da
 
 
-def _as_row_chunked(X, name):
-    """A Dask array chunked along rows only (numpy input becomes one chunk)."""
+def _as_dask(X, name, ndim=2):
+    """A Dask array (numpy input becomes one chunk) of ``ndim`` dimensions."""
     _, da = _import_dask()
-    X = X if isinstance(X, da.Array) else da.from_array(np.asarray(X), chunks=(-1,) * np.ndim(X))
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array; got {X.ndim} dimensions.")
-    return X.rechunk({1: -1})
+    if not isinstance(X, da.Array):
+        X = np.asarray(X)
+        X = da.from_array(X, chunks=(-1,) * X.ndim)
+    if X.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array; got {X.ndim} dimensions.")
+    return X
+
+
+def _as_row_chunked(X, name):
+    """A 2-D Dask array chunked along rows only."""
+    return _as_dask(X, name).rechunk({1: -1})
 
 
 def transform_dask(hasher, X):
@@ -68,59 +87,110 @@ def transform_dask(hasher, X):
     >>> codes.shape, codes.chunks[0]
     ((1797, 16), (500, 500, 500, 297))
     """
+    check_is_fitted(hasher)
     X = _as_row_chunked(X, "X")
-    n_bits = hasher.transform(np.asarray(X[:1])).shape[1]
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold numbers; got dtype {X.dtype}.")
+    n_features = getattr(hasher, "n_features_in_", None)
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(hasher).__name__} was fitted with "
+            f"{n_features} features."
+        )
+    n_bits = len(hasher.get_feature_names_out())
     return X.map_blocks(hasher.transform, dtype=np.uint8, chunks=(X.chunks[0], (n_bits,)))
 
 
-def _shard_knn(index, queries, n_neighbors, offset):
-    k = min(n_neighbors, index.n_indexed_)
-    if k == 0:
-        return np.empty((len(queries), 0), np.int32), np.empty((len(queries), 0), np.int64)
-    dist, ind = index.kneighbors(queries, n_neighbors=k)
-    return dist, ind + offset
+# -- tasks run on the workers ---------------------------------------------------------------
+def _build_shard(block, ids, params, packed, n_bits):
+    return HammingIndex(**params).fit(block, ids=ids, packed=packed, n_bits=n_bits)
 
 
-def _merge_knn(parts, n_neighbors, n_total):
-    dist = np.concatenate([p[0] for p in parts], axis=1).astype(np.int64)
-    ind = np.concatenate([p[1] for p in parts], axis=1)
-    keys = dist * n_total + ind
-    best = np.sort(np.partition(keys, n_neighbors - 1, axis=1)[:, :n_neighbors], axis=1)
-    return (best // n_total).astype(np.int32), best % n_total
+def _shard_size(shard):
+    return shard.n_indexed_
 
 
-def _build_shard(block, backend, n_jobs):
-    return HammingIndex(backend=backend, n_jobs=n_jobs).fit(block)
+def _id_parts(shard, n_parts):
+    """The shard's ids split by ``id % n_parts``: part ``p`` meets part ``p`` of others."""
+    ids = shard.ids_
+    part = ids % n_parts
+    return tuple(ids[part == p] for p in range(n_parts))
 
 
-def _shard_radius(index, queries, radius, offset):
-    dist, ind = index.radius_neighbors(queries, radius=radius)
-    for i in range(len(ind)):
-        ind[i] = ind[i] + offset
-    return dist, ind
+def _repeated(*parts):
+    ids = np.sort(np.concatenate(parts))
+    return np.unique(ids[1:][np.diff(ids) == 0])
 
 
-def _merge_radius(parts):
-    n_queries = len(parts[0][0])
-    dist_out = np.empty(n_queries, dtype=object)
-    ind_out = np.empty(n_queries, dtype=object)
-    for q in range(n_queries):
-        dist = np.concatenate([p[0][q] for p in parts])
-        ind = np.concatenate([p[1][q] for p in parts])
-        order = np.lexsort((ind, dist))
-        dist_out[q], ind_out[q] = dist[order], ind[order]
-    return dist_out, ind_out
+def _held(shard, ids, offset):
+    """Which of ``ids`` the shard holds: by id, or by global position when it has none."""
+    if shard.ids_ is not None:
+        return shard._db.lookup().contains(ids)
+    return (ids >= offset) & (ids < offset + shard.n_indexed_)
+
+
+def _shard_without(shard, ids, offset):
+    """A new shard without ``ids``, and the global positions they had."""
+    shard = copy.copy(shard)  # the persisted shard stays as it was
+    local = ids if shard.ids_ is not None else ids - offset
+    return shard, shard.remove(local) + offset
+
+
+def _shard_knn(shard, queries, n_neighbors, offset):
+    """The shard's top ``k``: ``(dist, global positions, ids or None)``."""
+    _, dist, pos = shard._kneighbors_positions(queries, min(n_neighbors, shard.n_indexed_), True)
+    ids = None if shard.ids_ is None else shard.ids_[pos]
+    return dist, pos + offset, ids
+
+
+def _merge_knn(parts, n_neighbors):
+    dist = np.concatenate([p[0] for p in parts], axis=1)
+    pos = np.concatenate([p[1] for p in parts], axis=1)
+    if parts[0][2] is None:
+        return (*merge_top_k(dist, pos, min(n_neighbors, dist.shape[1])), None)
+    ids = np.concatenate([p[2] for p in parts], axis=1)
+    return merge_top_k(dist, pos, min(n_neighbors, dist.shape[1]), payload=ids)
+
+
+def _shard_radius(shard, queries, radius, offset):
+    """The shard's hits of each query: lists of ``(dist, global positions, ids or None)``."""
+    database = shard._snapshot()
+    dist, pos = shard._search(database, "radius", queries, radius)
+    ids = [None] * len(pos) if database.ids is None else [database.ids[p] for p in pos]
+    return [(d, p + offset, i) for d, p, i in zip(dist, pos, ids, strict=True)]
+
+
+def _merge_radius(parts, *_):
+    merged = []
+    for hits in zip(*parts, strict=True):
+        dist = np.concatenate([h[0] for h in hits])
+        pos = np.concatenate([h[1] for h in hits])
+        ids = None if hits[0][2] is None else np.concatenate([h[2] for h in hits])
+        merged.append(sort_hits(dist, pos) if ids is None else sort_hits(dist, pos, ids))
+    return [(*m, None) if len(m) == 2 else m for m in merged]
+
+
+def _merge_tree(dask, parts, merge, *args):
+    """Merge partial answers ``MERGE_FAN_IN`` at a time until one is left (delayed)."""
+    task = dask.delayed(merge, pure=True)
+    while len(parts) > 1:
+        parts = [
+            task(parts[i : i + MERGE_FAN_IN], *args) for i in range(0, len(parts), MERGE_FAN_IN)
+        ]
+    return parts[0]
 
 
 class DaskHammingIndex:
     """Exact Hamming search over codes sharded across Dask workers.
 
     Each row block of the code array becomes one :class:`~skhash.index.HammingIndex` shard,
-    built and kept where the block lives (``dask.persist``: on the workers of an active
-    ``distributed.Client``, in local memory otherwise). A query batch is sent to every shard;
-    each returns its own top ``k`` (or its radius matches) with global indices, and one merge
-    task keeps the ``k`` best by ``(distance, index)``. The answer equals a single
-    :class:`~skhash.index.HammingIndex` over all the codes.
+    built by the worker that computes or holds the block and kept there (``dask.persist``:
+    on the workers of an active ``distributed.Client``, in local memory otherwise); the
+    codes never gather in one process. A query batch is sent to every shard; each returns
+    its own top ``k`` (or its radius matches) with global positions, and a tree of merge
+    tasks keeps the ``k`` best by ``(distance, position)``. The answer equals a single
+    :class:`~skhash.index.HammingIndex` over all the codes, in shard order. A worker lost
+    during a search is replaced by Dask, which rebuilds its shards from their blocks.
 
     Parameters
     ----------
@@ -128,17 +198,23 @@ class DaskHammingIndex:
         Search backend of each shard (see :class:`~skhash.index.HammingIndex`).
     n_jobs : int, default=None
         Threads per shard search.
+    memory_budget : int, default=64 MiB
+        Temporary memory bound of each shard search.
 
     Attributes
     ----------
     shards_ : list of dask.delayed
         One persisted ``HammingIndex`` per row block.
+    shard_sizes_ : ndarray of shape (n_shards,)
+        Codes held by each shard.
     offsets_ : ndarray of shape (n_shards,)
-        Global index of each shard's first code.
+        Global position of each shard's first code.
     n_indexed_ : int
         Total number of codes.
     n_bits_ : int
         Bits per code.
+    has_ids_ : bool
+        Whether the codes carry user ids (searches then return ids, else global positions).
 
     Examples
     --------
@@ -154,60 +230,185 @@ class DaskHammingIndex:
     array([0, 1])
     """
 
-    def __init__(self, backend="auto", n_jobs=None):
+    def __init__(self, backend="auto", n_jobs=None, memory_budget=DEFAULT_MEMORY_BUDGET):
         self.backend = backend
         self.n_jobs = n_jobs
+        self.memory_budget = memory_budget
 
-    def fit(self, codes):
-        """Shard ``codes`` (a Dask or numpy array of {0, 1}) by row block and index each block."""
+    def _shard_params(self):
+        params = {"backend": self.backend, "n_jobs": self.n_jobs}
+        params["memory_budget"] = self.memory_budget
+        HammingIndex(**params)._validate_params()  # eager: a bad backend fails here
+        return params
+
+    def _build(self, codes, ids, packed, n_bits):
+        """Persisted shards of ``codes`` (checked eagerly), their sizes and code length."""
         dask, _ = _import_dask()
         codes = _as_row_chunked(codes, "codes")
-        self.n_bits_ = int(codes.shape[1])
-        sizes = np.asarray(codes.chunks[0], dtype=np.int64)
-        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.n_indexed_ = int(sizes.sum())
-        build = dask.delayed(_build_shard, pure=True)
+        n_bits = check_code_array(codes, packed=packed, n_bits=n_bits)
         blocks = codes.to_delayed().ravel()
-        self.shards_ = list(dask.persist(*[build(b, self.backend, self.n_jobs) for b in blocks]))
+        id_blocks = [None] * len(blocks)
+        if ids is not None:
+            ids = _as_dask(ids, "ids", ndim=1)
+            if ids.dtype.kind not in "iu":
+                raise TypeError(f"ids must be integers (int64); got dtype {ids.dtype}.")
+            if len(ids) != len(codes):
+                raise ValueError(
+                    f"Expected one id per code: {len(codes)} codes, but {len(ids)} ids."
+                )
+            id_blocks = ids.rechunk((codes.chunks[0],)).to_delayed().ravel()
+        build = dask.delayed(_build_shard, pure=True)
+        params = self._shard_params()
+        shards = dask.persist(
+            *[build(b, i, params, packed, n_bits) for b, i in zip(blocks, id_blocks, strict=True)]
+        )
+        # wait for the shards: errors in the values of a block surface here
+        sizes = dask.compute(*[dask.delayed(_shard_size)(s) for s in shards])
+        return list(shards), np.asarray(sizes, dtype=np.int64), n_bits
+
+    def _check_unique_ids(self, shards):
+        """Raise if an id is in two shards (checked on the workers, by id hash partition)."""
+        dask, _ = _import_dask()
+        n_parts = len(shards)
+        parts = [dask.delayed(_id_parts, nout=n_parts)(s, n_parts) for s in shards]
+        checks = [dask.delayed(_repeated)(*[p[i] for p in parts]) for i in range(n_parts)]
+        repeated = np.concatenate(dask.compute(*checks))
+        if len(repeated):
+            raise ValueError(f"ids must be unique; repeated: {_listed(np.sort(repeated))}.")
+
+    def _set_shards(self, shards, sizes, n_bits, has_ids):
+        self.shards_, self.shard_sizes_ = shards, sizes
+        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.n_indexed_, self.n_bits_, self.has_ids_ = int(sizes.sum()), n_bits, has_ids
+
+    def fit(self, codes, ids=None, *, packed=False, n_bits=None):
+        """Shard ``codes`` by row block and index each block on the worker holding it.
+
+        Parameters
+        ----------
+        codes : dask array or array-like of shape (n_samples, n_bits)
+            Codes in {0, 1}, or packed (``packed=True``) as :meth:`HammingIndex.fit`
+            takes them. Each row chunk becomes a shard.
+        ids : dask array or array-like of shape (n_samples,), default=None
+            Distinct int64 ids, returned by searches in place of global positions.
+        packed : bool, default=False
+            Whether ``codes`` are packed bytes or words.
+        n_bits : int, default=None
+            Code length of packed codes, as in :meth:`HammingIndex.fit`.
+
+        Returns
+        -------
+        self : DaskHammingIndex
+        """
+        shards, sizes, n_bits = self._build(codes, ids, packed, n_bits)
+        if ids is not None:
+            self._check_unique_ids(shards)
+        self._set_shards(shards, sizes, n_bits, ids is not None)
         return self
 
-    @classmethod
-    def from_hasher(cls, hasher, X, **params):
-        """Encode a Dask array with a fitted hasher and index the codes, all on the workers."""
-        return cls(**params).fit(transform_dask(hasher, X))
+    def add(self, codes, ids=None, *, packed=False):
+        """Index more codes as new shards (their positions follow the existing ones)."""
+        self._check_fitted()
+        if (ids is None) == self.has_ids_:
+            raise ValueError(
+                "The index has ids: add() needs ids for the new codes."
+                if self.has_ids_
+                else "The index was fitted without ids: add() cannot take ids."
+            )
+        shards, sizes, n_bits = self._build(codes, ids, packed, self.n_bits_)
+        if ids is not None:
+            self._check_unique_ids(self.shards_ + shards)
+        self._set_shards(
+            self.shards_ + shards,
+            np.concatenate([self.shard_sizes_, sizes]),
+            n_bits,
+            self.has_ids_,
+        )
+        return self
 
-    def _check_queries(self, codes):
+    def remove(self, ids):
+        """Remove the codes with these ids (global positions when the index has no ids).
+
+        Returns
+        -------
+        positions : ndarray of shape (n_removed,), dtype int64
+            The global positions the removed codes had, ascending.
+        """
+        dask, _ = _import_dask()
+        self._check_fitted()
+        ids = np.unique(as_id_array(ids))
+        held = dask.compute(
+            *[
+                dask.delayed(_held)(s, ids, o)
+                for s, o in zip(self.shards_, self.offsets_, strict=True)
+            ]
+        )
+        missing = ~np.logical_or.reduce([np.zeros(len(ids), bool), *held])
+        if missing.any():
+            raise ValueError(f"ids not in the index: {_listed(ids[missing])}.")
+        shards, sizes, removed = list(self.shards_), self.shard_sizes_.copy(), []
+        for s, (offset, mask) in enumerate(zip(self.offsets_, held, strict=True)):
+            if mask.any():  # a new shard without them; the old one stays until the swap
+                pair = dask.delayed(_shard_without, nout=2)(shards[s], ids[mask], offset)
+                shards[s] = pair[0]
+                removed.append(pair[1])
+                sizes[s] -= mask.sum()
+        persisted = dask.persist(*shards, *removed)
+        shards, removed = list(persisted[: len(shards)]), dask.compute(*persisted[len(shards) :])
+        self._set_shards(shards, sizes, self.n_bits_, self.has_ids_)
+        return np.sort(np.concatenate([np.empty(0, np.int64), *removed]))
+
+    @classmethod
+    def from_hasher(cls, hasher, X, ids=None, **params):
+        """Encode a Dask array with a fitted hasher and index the codes, all on the workers."""
+        return cls(**params).fit(transform_dask(hasher, X), ids=ids)
+
+    def _check_fitted(self):
         if not hasattr(self, "shards_"):
             raise ValueError("This DaskHammingIndex is not fitted yet: call fit(codes) first.")
-        return check_codes(codes, n_bits=self.n_bits_, name="query codes")
 
-    def kneighbors(self, codes, n_neighbors=10, return_distance=True):
-        """Exact ``n_neighbors`` nearest codes: ``(dist, ind)`` with global database indices."""
+    def _search(self, shard_search, queries, arg, packed):
+        """Delayed search of every non-empty shard, merged (answers as a delayed tuple)."""
         dask, _ = _import_dask()
-        queries = self._check_queries(codes)
-        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
-            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
-        if not 1 <= n_neighbors <= self.n_indexed_:
-            raise ValueError(
-                f"Expected 1 <= n_neighbors <= n_indexed={self.n_indexed_}; got {n_neighbors}."
+        self._check_fitted()
+        words, _ = as_words(queries, packed=packed, n_bits=self.n_bits_, name="query codes")
+        words = dask.delayed(words)  # one copy of the queries in the graph
+        task = dask.delayed(shard_search, pure=True)
+        parts = [
+            task(shard, words, arg, int(offset))
+            for shard, offset, size in zip(
+                self.shards_, self.offsets_, self.shard_sizes_, strict=True
             )
-        search = dask.delayed(_shard_knn, pure=True)
-        parts = [
-            search(shard, queries, int(n_neighbors), int(offset))
-            for shard, offset in zip(self.shards_, self.offsets_, strict=True)
+            if size
         ]
-        merged = dask.delayed(_merge_knn, pure=True)(parts, int(n_neighbors), self.n_indexed_)
-        dist, ind = merged.compute()
+        return parts, words
+
+    def kneighbors(self, codes, n_neighbors=10, return_distance=True, *, packed=False):
+        """Exact ``n_neighbors`` nearest codes: ``(dist, ind)``, ids or global positions.
+
+        Arguments as in :meth:`HammingIndex.kneighbors` (``codes`` required).
+        """
+        dask, _ = _import_dask()
+        self._check_fitted()
+        k = check_n_neighbors(n_neighbors, self.n_indexed_)
+        parts, _ = self._search(_shard_knn, codes, k, packed)
+        dist, pos, ids = _merge_tree(dask, parts, _merge_knn, k).compute()
+        ind = pos if ids is None else ids
         return (dist, ind) if return_distance else ind
 
-    def radius_neighbors(self, codes, radius=2, return_distance=True):
-        """Every code within ``radius``, nearest first, ties by global index (object arrays)."""
+    def radius_neighbors(self, codes, radius=2, return_distance=True, *, packed=False):
+        """Every code within ``radius``, nearest first, ties by global position.
+
+        Arguments as in :meth:`HammingIndex.radius_neighbors` (``codes`` required).
+        """
         dask, _ = _import_dask()
-        queries = self._check_queries(codes)
-        search = dask.delayed(_shard_radius, pure=True)
-        parts = [
-            search(shard, queries, radius, int(offset))
-            for shard, offset in zip(self.shards_, self.offsets_, strict=True)
-        ]
-        dist, ind = dask.delayed(_merge_radius, pure=True)(parts).compute()
-        return (dist, ind) if return_distance else ind
+        self._check_fitted()
+        radius = check_radius(radius, self.n_bits_)
+        parts, words = self._search(_shard_radius, codes, radius, packed)
+        if not parts:
+            n_queries = len(words.compute())
+            hits = [(np.empty(0, np.int32), np.empty(0, np.int64), None)] * n_queries
+        else:
+            hits = _merge_tree(dask, parts, _merge_radius).compute()
+        ind = to_object_array([h[1] if h[2] is None else h[2] for h in hits])
+        return (to_object_array([h[0] for h in hits]), ind) if return_distance else ind

@@ -27,13 +27,42 @@ _REVERSED_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
 _REVERSED_BITS = np.packbits(_REVERSED_BITS, axis=1, bitorder="little").ravel()
 
 
-def _check_shape(codes, name):
+def check_code_array(codes, *, packed=False, n_bits=None, name="codes"):
+    """Check the shape and dtype of a code array (not its values); return its ``n_bits``.
+
+    ``codes`` is anything with ``ndim``, ``shape`` and ``dtype`` (a numpy or Dask array),
+    holding bits, or packed bytes or words when ``packed`` (see :func:`as_words`).
+    ``n_bits``: the expected code length, or for packed codes the code length when it is
+    not all their bits.
+    """
     if codes.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array of shape (n_samples, n_bits); got shape {codes.shape}."
         )
     if codes.shape[1] == 0:
         raise ValueError(f"{name} must have at least one bit; got shape {codes.shape}.")
+    if not packed:
+        if codes.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers in {{0, 1}}; got dtype {codes.dtype}.")
+        if n_bits is not None and codes.shape[1] != n_bits:
+            raise ValueError(
+                f"{name} has {codes.shape[1]} bits, but the index holds {n_bits}-bit codes."
+            )
+        return int(codes.shape[1])
+    if codes.dtype not in (np.uint8, np.uint64):
+        raise TypeError(
+            f"packed {name} must be uint8 bytes (numpy.packbits order, as FAISS takes them) "
+            f"or uint64 words (skhash.index.pack_codes); got dtype {codes.dtype}."
+        )
+    unit = 8 * codes.dtype.itemsize
+    width = codes.shape[1] * unit
+    n_bits = width if n_bits is None else n_bits
+    if not width - unit < n_bits <= width:
+        raise ValueError(
+            f"packed {name} of {codes.shape[1]} {codes.dtype} columns hold codes of "
+            f"{width - unit + 1} to {width} bits; got n_bits={n_bits}."
+        )
+    return int(n_bits)
 
 
 def _check_bits(chunk, name):
@@ -80,13 +109,7 @@ def check_codes(codes, *, n_bits=None, name="codes"):
         The input itself when it already is uint8.
     """
     codes = np.asarray(codes)
-    _check_shape(codes, name)
-    if codes.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers in {{0, 1}}; got dtype {codes.dtype}.")
-    if n_bits is not None and codes.shape[1] != n_bits:
-        raise ValueError(
-            f"{name} has {codes.shape[1]} bits, but the index holds {n_bits}-bit codes."
-        )
+    check_code_array(codes, n_bits=n_bits, name=name)
     step = _rows_per_chunk(codes.shape[1] * codes.itemsize)
     for r0 in range(0, len(codes), step):
         _check_bits(codes[r0 : r0 + step], name)
@@ -118,16 +141,10 @@ def as_words(codes, *, packed=False, n_bits=None, check_input=True, name="codes"
     n_bits : int
     """
     codes = np.asarray(codes)
+    n_bits = check_code_array(codes, packed=packed, n_bits=n_bits, name=name)
     if packed:
         return _packed_words(codes, n_bits, name)
-    _check_shape(codes, name)
-    if codes.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers in {{0, 1}}; got dtype {codes.dtype}.")
-    if n_bits is not None and codes.shape[1] != n_bits:
-        raise ValueError(
-            f"{name} has {codes.shape[1]} bits, but the index holds {n_bits}-bit codes."
-        )
-    n, n_bits = codes.shape
+    n = len(codes)
     words = np.zeros((n, -(-n_bits // 64)), dtype=np.uint64)
     out = words.view(np.uint8)
     n_bytes = -(-n_bits // 8)
@@ -143,21 +160,7 @@ def as_words(codes, *, packed=False, n_bits=None, check_input=True, name="codes"
 
 
 def _packed_words(codes, n_bits, name):
-    """Packed bytes or words as words, with the code length checked (see :func:`as_words`)."""
-    if codes.dtype not in (np.uint8, np.uint64):
-        raise TypeError(
-            f"packed {name} must be uint8 bytes (numpy.packbits order, as FAISS takes them) "
-            f"or uint64 words (skhash.index.pack_codes); got dtype {codes.dtype}."
-        )
-    _check_shape(codes, name)
-    unit = 8 * codes.itemsize
-    width = codes.shape[1] * unit
-    n_bits = width if n_bits is None else n_bits
-    if not width - unit < n_bits <= width:
-        raise ValueError(
-            f"packed {name} of {codes.shape[1]} {codes.dtype} columns hold codes of "
-            f"{width - unit + 1} to {width} bits; got n_bits={n_bits}."
-        )
+    """Checked packed bytes or words as words; their unused high bits must be zero."""
     if codes.dtype == np.uint64:
         words = np.ascontiguousarray(codes)
     else:
