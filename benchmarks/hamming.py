@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _report import BENCHMARKS_MD, environment, write_section  # noqa: E402
 
 from skhash.index import HammingIndex, _numba_search, _numpy_search  # noqa: E402
+from skhash.index._database import Database  # noqa: E402
 from skhash.index._mih import MultiIndexHashing  # noqa: E402
 from skhash.index._packing import BlockedCodes  # noqa: E402
 
@@ -76,8 +77,7 @@ def make_data(rng, n, n_bits, n_queries):
 def auto_index(database, n_bits, mih, threads):
     """``HammingIndex()`` (backend "auto") over ``database``, sharing the tables built here."""
     index = HammingIndex(n_jobs=threads)
-    index._codes, index.n_bits_, index.n_indexed_ = database, n_bits, len(database)
-    index._mih = mih
+    index._db = Database(database, n_bits, tables=mih)
     return index
 
 
@@ -128,11 +128,10 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
     auto = auto_index(database, n_bits, mih, threads)
     for k in args.ks:
         ours_knn(k)(queries[:4])
-        row = {"n": n, "bits": n_bits, "k": k, "auto tries": auto._backend_name(n_neighbors=k)}
+        tries = auto._backend_name(auto._db, "knn", len(queries), k)
+        row = {"n": n, "bits": n_bits, "k": k, "auto tries": tries}
         row["ours scan"] = qps(ours_knn(k), queries, fixed)
-        row["ours auto"] = qps(
-            lambda q, k=k: auto._search("knn_search", q, k, n_neighbors=k), queries, fixed
-        )
+        row["ours auto"] = qps(lambda q, k=k: auto._search(auto._db, "knn", q, k), queries, fixed)
         row["FAISS flat"] = qps(lambda q, k=k: flat.search(q.view(np.uint8), k), queries, fixed)
         # sanity: same distances as FAISS (FAISS may order ties differently)
         got = _numba_search.knn_search(queries[:20], database, k, n_jobs=threads)[0]
@@ -145,7 +144,7 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
             )
         if full and k == 10:
             row["numpy scan"] = qps(
-                lambda q, k=k: _numpy_search.knn_search(q, words, k), queries, max_queries=50
+                lambda q, k=k: _numpy_search.knn_search(q, database, k), queries, max_queries=50
             )
         row["scan / FAISS flat"] = row["ours scan"] / row["FAISS flat"]
         knn_rows.append(row)
@@ -153,7 +152,7 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
 
     for radius in args.radii:
         row = {"n": n, "bits": n_bits, "radius": radius}
-        row["auto tries"] = auto._backend_name(radius=radius)
+        row["auto tries"] = auto._backend_name(auto._db, "radius", len(queries), radius)
         mih.radius_search(queries[:4], database, radius, n_jobs=threads)
         row["ours scan"] = qps(
             lambda q, r=radius: _numba_search.radius_search(q, database, r, n_jobs=threads),
@@ -165,9 +164,7 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
         want = mih.radius_search(queries[:50], database, radius)[1]
         got = _numba_search.radius_search(queries[:50], database, radius)[1]
         assert all((a == b).all() for a, b in zip(want, got, strict=True))
-        row["ours auto"] = qps(
-            lambda q, r=radius: auto._search("radius_search", q, r, radius=r), queries
-        )
+        row["ours auto"] = qps(lambda q, r=radius: auto._search(auto._db, "radius", q, r), queries)
         row["FAISS flat"] = qps(lambda q, r=radius: faiss_range(flat, q, r), queries)
         for name, index in hashes.items():
             nflip = radius // (len(mih.widths) if "Multi" in name else 1)

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, HammingIndex
-from .index._backend import merge_top_k, sort_hits, to_object_array
+from .index._backend import merge_top_k, split_by_counts, to_object_array
 from .index._checks import check_n_neighbors, check_radius
 from .index._ids import _listed, as_id_array
 from .index._packing import as_words, check_code_array
@@ -153,21 +153,24 @@ def _merge_knn(parts, n_neighbors):
 
 
 def _shard_radius(shard, queries, radius, offset):
-    """The shard's hits of each query: lists of ``(dist, global positions, ids or None)``."""
+    """The shard's hits, flat: ``(hits per query, dist, global positions, ids or None)``."""
     database = shard._snapshot()
     dist, pos = shard._search(database, "radius", queries, radius)
-    ids = [None] * len(pos) if database.ids is None else [database.ids[p] for p in pos]
-    return [(d, p + offset, i) for d, p, i in zip(dist, pos, ids, strict=True)]
+    counts = np.array([len(p) for p in pos], dtype=np.int64)
+    pos = np.concatenate([np.empty(0, np.int64), *pos])
+    ids = None if database.ids is None else database.ids[pos]
+    return counts, np.concatenate([np.empty(0, np.int32), *dist]), pos + offset, ids
 
 
-def _merge_radius(parts, *_):
-    merged = []
-    for hits in zip(*parts, strict=True):
-        dist = np.concatenate([h[0] for h in hits])
-        pos = np.concatenate([h[1] for h in hits])
-        ids = None if hits[0][2] is None else np.concatenate([h[2] for h in hits])
-        merged.append(sort_hits(dist, pos) if ids is None else sort_hits(dist, pos, ids))
-    return [(*m, None) if len(m) == 2 else m for m in merged]
+def _merge_radius(parts):
+    """Flat hits of several shards as one, each query's sorted by (distance, position)."""
+    counts = sum(p[0] for p in parts)
+    query = np.concatenate([np.repeat(np.arange(len(p[0])), p[0]) for p in parts])
+    dist = np.concatenate([p[1] for p in parts])
+    pos = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((pos, dist, query))
+    ids = None if parts[0][3] is None else np.concatenate([p[3] for p in parts])[order]
+    return counts, dist[order], pos[order], ids
 
 
 def _merge_tree(dask, parts, merge, *args):
@@ -405,10 +408,12 @@ class DaskHammingIndex:
         self._check_fitted()
         radius = check_radius(radius, self.n_bits_)
         parts, words = self._search(_shard_radius, codes, radius, packed)
-        if not parts:
-            n_queries = len(words.compute())
-            hits = [(np.empty(0, np.int32), np.empty(0, np.int64), None)] * n_queries
+        if parts:
+            counts, dist, pos, ids = _merge_tree(dask, parts, _merge_radius).compute()
         else:
-            hits = _merge_tree(dask, parts, _merge_radius).compute()
-        ind = to_object_array([h[1] if h[2] is None else h[2] for h in hits])
-        return (to_object_array([h[0] for h in hits]), ind) if return_distance else ind
+            counts = np.zeros(len(words.compute()), dtype=np.int64)
+            dist, pos, ids = np.empty(0, np.int32), np.empty(0, np.int64), None
+        ind = to_object_array(split_by_counts(pos if ids is None else ids, counts))
+        if not return_distance:
+            return ind
+        return to_object_array(split_by_counts(dist, counts)), ind

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from skhash.index import (
     HammingIndex,
+    _hamming_index,
     _numba_search,
     _numpy_search,
     check_codes,
@@ -20,7 +21,6 @@ from skhash.index import (
     pack_codes,
     unpack_codes,
 )
-from skhash.index import _hamming_index
 from skhash.index._mih import MultiIndexHashing
 from skhash.index._mih_plan import substring_widths
 from skhash.index._packing import BLOCK_SIZE, BlockedCodes

@@ -291,3 +291,20 @@ def test_small_searches_compile_nothing(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "False"
+
+
+def test_a_fitted_hasher_loads_memory_mapped_and_searches_the_same(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from skhash import ITQ
+
+    X, y = load_digits(return_X_y=True)
+    itq = ITQ(n_bits=32, random_state=0).fit(X[:1500], y[:1500])
+    joblib.dump(itq, tmp_path / "itq.joblib")
+    loaded = joblib.load(tmp_path / "itq.joblib", mmap_mode="r")
+    assert not loaded.index_._db.codes.blocks.flags.writeable  # mapped, not read in
+    for got, want in zip(loaded.kneighbors(X[1500:]), itq.kneighbors(X[1500:]), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert loaded.score(X[1500:], y[1500:]) == itq.score(X[1500:], y[1500:])
+    loaded.add(X[1500:], y[1500:])  # grows a copy in memory
+    assert loaded.index_.n_indexed_ == 1797 and itq.index_.n_indexed_ == 1500

@@ -20,6 +20,7 @@ __all__ = [
     "merge_top_k",
     "n_threads",
     "sort_hits",
+    "split_by_counts",
     "to_object_array",
 ]
 
@@ -137,6 +138,12 @@ def merge_top_k(dist, ind, k, payload=None):
     if payload is None:
         return out
     return (*out, np.take_along_axis(payload, order, axis=1))
+
+
+def split_by_counts(flat, counts):
+    """``flat`` cut into consecutive views of ``counts`` items (``np.split`` is 10x slower)."""
+    stops = np.cumsum(counts).tolist()
+    return [flat[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=True)]
 
 
 def to_object_array(parts):
