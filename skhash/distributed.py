@@ -173,8 +173,9 @@ def _merge_radius(parts):
     return counts, dist[order], pos[order], ids
 
 
-def _merge_tree(dask, parts, merge, *args):
+def _merge_tree(parts, merge, *args):
     """Merge partial answers ``MERGE_FAN_IN`` at a time until one is left (delayed)."""
+    dask, _ = _import_dask()
     task = dask.delayed(merge, pure=True)
     while len(parts) > 1:
         parts = [
@@ -371,9 +372,8 @@ class DaskHammingIndex:
             raise ValueError("This DaskHammingIndex is not fitted yet: call fit(codes) first.")
 
     def _search(self, shard_search, queries, arg, packed):
-        """Delayed search of every non-empty shard, merged (answers as a delayed tuple)."""
+        """Delayed searches of every non-empty shard, and the delayed query words."""
         dask, _ = _import_dask()
-        self._check_fitted()
         words, _ = as_words(queries, packed=packed, n_bits=self.n_bits_, name="query codes")
         words = dask.delayed(words)  # one copy of the queries in the graph
         task = dask.delayed(shard_search, pure=True)
@@ -391,11 +391,10 @@ class DaskHammingIndex:
 
         Arguments as in :meth:`HammingIndex.kneighbors` (``codes`` required).
         """
-        dask, _ = _import_dask()
         self._check_fitted()
         k = check_n_neighbors(n_neighbors, self.n_indexed_)
         parts, _ = self._search(_shard_knn, codes, k, packed)
-        dist, pos, ids = _merge_tree(dask, parts, _merge_knn, k).compute()
+        dist, pos, ids = _merge_tree(parts, _merge_knn, k).compute()
         ind = pos if ids is None else ids
         return (dist, ind) if return_distance else ind
 
@@ -404,12 +403,11 @@ class DaskHammingIndex:
 
         Arguments as in :meth:`HammingIndex.radius_neighbors` (``codes`` required).
         """
-        dask, _ = _import_dask()
         self._check_fitted()
         radius = check_radius(radius, self.n_bits_)
         parts, words = self._search(_shard_radius, codes, radius, packed)
         if parts:
-            counts, dist, pos, ids = _merge_tree(dask, parts, _merge_radius).compute()
+            counts, dist, pos, ids = _merge_tree(parts, _merge_radius).compute()
         else:
             counts = np.zeros(len(words.compute()), dtype=np.int64)
             dist, pos, ids = np.empty(0, np.int32), np.empty(0, np.int64), None

@@ -33,6 +33,17 @@ def brute_radius(database, queries, radius):
     return out
 
 
+def assert_searches_match_brute_force(index, codes, ids, queries, k, radius):
+    """kNN and radius results of ``index`` equal brute force over ``codes``, as ids."""
+    want_d, want_pos = brute_knn(codes, queries, k)
+    dist, ind = index.kneighbors(queries, k)
+    np.testing.assert_array_equal(dist, want_d)
+    np.testing.assert_array_equal(ind, ids[want_pos])
+    got = index.radius_neighbors(queries, radius=radius, return_distance=False)
+    for g, w in zip(got, brute_radius(codes, queries, radius), strict=True):
+        np.testing.assert_array_equal(g, ids[w])
+
+
 def assert_same_tables(got, want):
     assert got.dense == want.dense
     for name in TABLE_ARRAYS:
@@ -46,13 +57,7 @@ def test_ids_are_returned_in_place_of_positions(backend):
     ids = rng.choice(10**12, size=300, replace=False) - 5 * 10**11  # negative too, no order
     index = HammingIndex(backend=backend).fit(database, ids=ids)
     np.testing.assert_array_equal(index.ids_, ids)
-    want_d, want_pos = brute_knn(database, queries, 25)
-    dist, ind = index.kneighbors(queries, 25)
-    np.testing.assert_array_equal(dist, want_d)
-    np.testing.assert_array_equal(ind, ids[want_pos])
-    got = index.radius_neighbors(queries, radius=4, return_distance=False)
-    for g, w in zip(got, brute_radius(database, queries, 4), strict=True):
-        np.testing.assert_array_equal(g, ids[w])
+    assert_searches_match_brute_force(index, database, ids, queries, k=25, radius=4)
     np.testing.assert_array_equal(index.positions_of(ids[[5, 0, 299]]), [5, 0, 299])
 
 
@@ -81,13 +86,7 @@ def test_random_adds_and_removals_match_brute_force(backend):
             codes, ids = np.delete(codes, positions, axis=0), np.delete(ids, positions)
         np.testing.assert_array_equal(index.ids_, ids)
         np.testing.assert_array_equal(index.codes_, codes)
-        want_d, want_pos = brute_knn(codes, queries, 9)
-        dist, ind = index.kneighbors(queries, 9)
-        np.testing.assert_array_equal(dist, want_d)
-        np.testing.assert_array_equal(ind, ids[want_pos])
-        got = index.radius_neighbors(queries, radius=3, return_distance=False)
-        for g, w in zip(got, brute_radius(codes, queries, 3), strict=True):
-            np.testing.assert_array_equal(g, ids[w])
+        assert_searches_match_brute_force(index, codes, ids, queries, k=9, radius=3)
         tables = index._db._tables
         if backend == "mih" and tables is not None:  # kept up to date, not rebuilt
             assert_same_tables(tables, MultiIndexHashing(pack_codes(codes), n_bits))
