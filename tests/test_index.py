@@ -266,7 +266,9 @@ def test_threads_restored():
     assert numba.get_num_threads() == before
 
 
-def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay():
+def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay(monkeypatch):
+    monkeypatch.setattr(_hamming_index, "_compiled", lambda kind: False)  # a fresh process
+    monkeypatch.setattr(_hamming_index, "_numpy_comparisons", [0])
     rng = np.random.default_rng(0)
     index = HammingIndex().fit(random_codes(rng, 100_000, 64))
     database = index._db
@@ -284,6 +286,20 @@ def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay():
     assert HammingIndex(backend="mih").fit([[0, 1]])._backend_name(None, "distances", 1, None) == (
         "numba"
     )
+
+
+def test_auto_small_searches_use_numba_once_compiled_or_paid_for(monkeypatch):
+    monkeypatch.setattr(_hamming_index, "_numpy_comparisons", [0])
+    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH_TOTAL", 3 * 10**6)
+    rng = np.random.default_rng(0)
+    index = HammingIndex(backend="numba").fit(random_codes(rng, 10_000, 64))
+    index.radius_neighbors(random_codes(rng, 4, 64), 3)  # compiles the radius kernel
+    index.set_params(backend="auto")
+    assert index._backend_name(index._db, "radius", 10, 3) == "numba"  # compiled: use it
+    monkeypatch.setattr(_hamming_index, "_compiled", lambda kind: False)
+    picks = [index._backend_name(index._db, "knn", 100, 5) for _ in range(4)]
+    # 10**6 comparisons each: numpy until 3 * 10**6 are done, then numba (worth compiling)
+    assert picks == ["numpy", "numpy", "numpy", "numba"]
 
 
 @pytest.mark.parametrize("far_first", [False, True])

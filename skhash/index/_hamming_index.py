@@ -1,5 +1,6 @@
 """HammingIndex: exact Hamming search over packed binary codes, with ids."""
 
+import sys
 import threading
 from numbers import Integral
 
@@ -19,8 +20,14 @@ from ._packing import BlockedCodes, as_words, unpack_codes
 __all__ = ["HammingIndex", "hamming_distances"]
 
 BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
-# "auto" scans with numpy, which compiles nothing, below this many code comparisons
+# "auto" scans with numpy, which compiles nothing, below this many code comparisons, until
+# the compiled kernel is there (compiled by an earlier search of this process), or until
+# numpy has done SMALL_SEARCH_TOTAL comparisons in this process: by then numpy's extra time
+# has paid for a compilation (a few seconds), which later small searches then gain from.
 SMALL_SEARCH = 10**7
+SMALL_SEARCH_TOTAL = 3 * 10**8
+_numpy_comparisons = [0]  # done by "auto" in this process (a racy count is good enough)
+_KERNELS = {"knn": "_knn_kernel", "radius": "_radius_kernel", "distances": "_distance_kernel"}
 # Code comparisons per batch of queries: a batch takes well under a second, and Ctrl-C
 # (honoured between batches) stops a long search promptly. At least a few query groups
 # per thread go in a batch, so each pass over a large database serves many queries.
@@ -42,6 +49,12 @@ def _numba_search():
     from . import _numba_search
 
     return _numba_search
+
+
+def _compiled(kind):
+    """Whether the numba kernel of search ``kind`` is compiled in this process already."""
+    module = sys.modules.get(f"{__package__}._numba_search")
+    return module is not None and bool(getattr(module, _KERNELS[kind]).signatures)
 
 
 def _join(parts):
@@ -99,7 +112,8 @@ class HammingIndex(BaseEstimator):
         - ``"torch"``: scan on a CUDA device with torch (optional dependency); the codes
           are copied to the GPU at the first search and kept there (not pickled).
         - ``"auto"``: ``"numpy"`` for small searches (under 10 million code
-          comparisons: nothing to compile, so a first query is fast), multi-index hashing
+          comparisons: nothing to compile, so a first query is fast) until the compiled
+          scan is there or numpy's extra time has paid for compiling it, multi-index hashing
           where it can pay (large database, small radius or k), each query's search capped
           at half a scan's cost: a query past the cap, or a whole batch whose first queries
           mostly are, is answered by ``"numba"``, as is everything else. Use ``"numba"``
@@ -507,7 +521,13 @@ class HammingIndex(BaseEstimator):
         """Name of the backend that answers a search (resolves ``"auto"``)."""
         if self.backend != "auto":
             return "numba" if self.backend == "mih" and kind == "distances" else self.backend
-        if n_queries * len(database) < SMALL_SEARCH:
+        comparisons = n_queries * len(database)
+        if (
+            comparisons < SMALL_SEARCH
+            and _numpy_comparisons[0] < SMALL_SEARCH_TOTAL
+            and not _compiled(kind)
+        ):
+            _numpy_comparisons[0] += comparisons
             return "numpy"
         if kind != "distances" and self._mih_may_pay(database, kind, arg):
             return "mih"
