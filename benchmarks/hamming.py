@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _report import BENCHMARKS_MD, environment, write_section  # noqa: E402
 
-from skhash.index import HammingIndex, _numba_search, _numpy_search  # noqa: E402
+from skhash.index import HammingIndex, _numba_search, _numpy_search, _search  # noqa: E402
 from skhash.index._database import Database  # noqa: E402
 from skhash.index._mih import MultiIndexHashing  # noqa: E402
 from skhash.index._packing import BlockedCodes  # noqa: E402
@@ -128,7 +128,7 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
     auto = auto_index(database, n_bits, mih, threads)
     for k in args.ks:
         ours_knn(k)(queries[:4])
-        tries = auto._backend_name(auto._db, "knn", len(queries), k)
+        tries = _search.backend_name(auto._db, "knn", len(queries), k)
         row = {"n": n, "bits": n_bits, "k": k, "auto tries": tries}
         row["ours scan"] = qps(ours_knn(k), queries, fixed)
         row["ours auto"] = qps(lambda q, k=k: auto._search(auto._db, "knn", q, k), queries, fixed)
@@ -152,7 +152,7 @@ def run_cell(faiss, n, n_bits, args, rng, knn_rows, radius_rows, build_rows):
 
     for radius in args.radii:
         row = {"n": n, "bits": n_bits, "radius": radius}
-        row["auto tries"] = auto._backend_name(auto._db, "radius", len(queries), radius)
+        row["auto tries"] = _search.backend_name(auto._db, "radius", len(queries), radius)
         mih.radius_search(queries[:4], database, radius, n_jobs=threads)
         row["ours scan"] = qps(
             lambda q, r=radius: _numba_search.radius_search(q, database, r, n_jobs=threads),

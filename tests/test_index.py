@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from skhash.index import (
     HammingIndex,
-    _hamming_index,
     _numba_search,
     _numpy_search,
+    _search,
     check_codes,
     hamming_distances,
     pack_codes,
@@ -267,14 +267,14 @@ def test_threads_restored():
 
 
 def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay(monkeypatch):
-    monkeypatch.setattr(_hamming_index, "_compiled", lambda kind: False)  # a fresh process
-    monkeypatch.setattr(_hamming_index, "_numpy_comparisons", [0])
+    monkeypatch.setattr(_search, "_compiled", lambda kind: False)  # a fresh process
+    monkeypatch.setattr(_search, "_numpy_comparisons", [0])
     rng = np.random.default_rng(0)
     index = HammingIndex().fit(random_codes(rng, 100_000, 64))
     database = index._db
 
     def pick(kind, arg, n_queries=1000):
-        return index._backend_name(database, kind, n_queries, arg)
+        return _search.backend_name(database, kind, n_queries, arg)
 
     assert pick("radius", 0, n_queries=99) == "numpy"  # under 10**7 comparisons
     assert pick("knn", 5, n_queries=99) == "numpy"
@@ -282,29 +282,26 @@ def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay(monkey
     assert pick("radius", 20) == "numba" and pick("knn", 1000) == "numba"
     assert pick("distances", None) == "numba"
     small = HammingIndex().fit(random_codes(rng, 50_000, 64))
-    assert small._backend_name(small._db, "radius", 1000, 0) == "numba"
-    assert HammingIndex(backend="mih").fit([[0, 1]])._backend_name(None, "distances", 1, None) == (
-        "numba"
-    )
+    assert _search.backend_name(small._db, "radius", 1000, 0) == "numba"
+    assert _search.backend_name(None, "distances", 1, None, "mih") == "numba"
 
 
 def test_auto_small_searches_use_numba_once_compiled_or_paid_for(monkeypatch):
-    monkeypatch.setattr(_hamming_index, "_numpy_comparisons", [0])
-    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH_TOTAL", 3 * 10**6)
+    monkeypatch.setattr(_search, "_numpy_comparisons", [0])
+    monkeypatch.setattr(_search, "SMALL_SEARCH_TOTAL", 3 * 10**6)
     rng = np.random.default_rng(0)
     index = HammingIndex(backend="numba").fit(random_codes(rng, 10_000, 64))
     index.radius_neighbors(random_codes(rng, 4, 64), 3)  # compiles the radius kernel
-    index.set_params(backend="auto")
-    assert index._backend_name(index._db, "radius", 10, 3) == "numba"  # compiled: use it
-    monkeypatch.setattr(_hamming_index, "_compiled", lambda kind: False)
-    picks = [index._backend_name(index._db, "knn", 100, 5) for _ in range(4)]
+    assert _search.backend_name(index._db, "radius", 10, 3) == "numba"  # compiled: use it
+    monkeypatch.setattr(_search, "_compiled", lambda kind: False)
+    picks = [_search.backend_name(index._db, "knn", 100, 5) for _ in range(4)]
     # 10**6 comparisons each: numpy until 3 * 10**6 are done, then numba (worth compiling)
     assert picks == ["numpy", "numpy", "numpy", "numba"]
 
 
 @pytest.mark.parametrize("far_first", [False, True])
 def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first):
-    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH", 0)  # no numpy shortcut
+    monkeypatch.setattr(_search, "SMALL_SEARCH", 0)  # no numpy shortcut
     rng = np.random.default_rng(0)
     database = random_codes(rng, 100_000, 64)
     near = database[:40].copy()
@@ -335,9 +332,9 @@ def test_auto_caps_multi_index_search_and_scans_the_rest(monkeypatch, far_first)
 
 
 def test_auto_keeps_scanning_the_later_batches_once_the_trial_gave_up(monkeypatch):
-    monkeypatch.setattr(_hamming_index, "SMALL_SEARCH", 0)
-    monkeypatch.setattr(_hamming_index, "BATCH_COMPARISONS", 100_000 * 40)  # 40 per batch
-    monkeypatch.setattr(_hamming_index, "MIN_BATCH_PER_THREAD", 1)
+    monkeypatch.setattr(_search, "SMALL_SEARCH", 0)
+    monkeypatch.setattr(_search, "BATCH_COMPARISONS", 100_000 * 40)  # 40 per batch
+    monkeypatch.setattr(_search, "MIN_BATCH_PER_THREAD", 1)
     rng = np.random.default_rng(1)
     database = random_codes(rng, 100_000, 64)
     queries = random_codes(rng, 120, 64)  # far from every code: the trial gives up

@@ -13,7 +13,7 @@ import joblib
 import numpy as np
 import pytest
 
-from skhash.index import HammingIndex, _hamming_index, _numpy_search
+from skhash.index import HammingIndex, _numpy_search, _search
 from skhash.index._database import Database
 from skhash.index._mih import MultiIndexHashing
 from skhash.index._packing import BlockedCodes
@@ -143,8 +143,8 @@ def test_a_search_during_adds_sees_the_old_or_the_new_database():
 
 def _multi_batch_search(monkeypatch, n_batches=6):
     """An index whose kNN search of 6 x 16 queries runs in ``n_batches`` batches."""
-    monkeypatch.setattr(_hamming_index, "BATCH_COMPARISONS", 16 * 3000)
-    monkeypatch.setattr(_hamming_index, "MIN_BATCH_PER_THREAD", 1)
+    monkeypatch.setattr(_search, "BATCH_COMPARISONS", 16 * 3000)
+    monkeypatch.setattr(_search, "MIN_BATCH_PER_THREAD", 1)
     rng = np.random.default_rng(0)
     index = HammingIndex(backend="numpy").fit(rng.integers(0, 2, (3000, 64)))
     return index, rng.integers(0, 2, (16 * n_batches, 64))

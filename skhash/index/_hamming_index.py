@@ -1,6 +1,5 @@
 """HammingIndex: exact Hamming search over packed binary codes, with ids."""
 
-import sys
 import threading
 from numbers import Integral
 
@@ -10,60 +9,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from . import _numpy_search
-from ._backend import DEFAULT_MEMORY_BUDGET, n_threads, to_object_array
+from ._backend import DEFAULT_MEMORY_BUDGET, to_object_array
 from ._checks import check_n_neighbors, check_radius
 from ._database import Database
 from ._ids import as_id_array, check_ids
 from ._packing import BlockedCodes, as_words, unpack_codes
+from ._search import BACKENDS, search
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
-BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
-# "auto" scans with numpy, which compiles nothing, below this many code comparisons, until
-# the compiled kernel is there (compiled by an earlier search of this process), or until
-# numpy has done SMALL_SEARCH_TOTAL comparisons in this process: by then numpy's extra time
-# has paid for a compilation (a few seconds), which later small searches then gain from.
-SMALL_SEARCH = 10**7
-SMALL_SEARCH_TOTAL = 3 * 10**8
-_numpy_comparisons = [0]  # done by "auto" in this process (a racy count is good enough)
-_KERNELS = {"knn": "_knn_kernel", "radius": "_radius_kernel", "distances": "_distance_kernel"}
-# Code comparisons per batch of queries: a batch takes well under a second, and Ctrl-C
-# (honoured between batches) stops a long search promptly. At least a few query groups
-# per thread go in a batch, so each pass over a large database serves many queries.
-BATCH_COMPARISONS = 2**31
-MIN_BATCH_PER_THREAD = 16
-# Cost of multi-index hashing in codes the numba scan compares in the same time (measured on
-# uniform codes, 2 threads): about 30,000 per query, plus 300-600 per bucket probed or code
-# checked at 1M codes of 64-128 bits, 550-950 at 10M (cache misses); the larger is used.
-AUTO_MIH_FIXED_COST = 30_000
-AUTO_MIH_COST_RATIO = 600
-# "auto" lets a query's multi-index search cost at most this share of a scan, then scans
-AUTO_MIH_MAX_SHARE = 0.5
-AUTO_MIH_TRIAL = 16  # queries tried first; if most of them give up, all are scanned at once
-_SEARCHES = {"knn": "knn_search", "radius": "radius_search", "distances": "pairwise_distances"}
 _LOCK_GUARD = threading.Lock()
-
-
-def _numba_search():
-    from . import _numba_search
-
-    return _numba_search
-
-
-def _compiled(kind):
-    """Whether the numba kernel of search ``kind`` is compiled in this process already."""
-    module = sys.modules.get(f"{__package__}._numba_search")
-    return module is not None and bool(getattr(module, _KERNELS[kind]).signatures)
-
-
-def _join(parts):
-    """Results of query batches, in order (arrays, or lists for radius search)."""
-    if len(parts) == 1:
-        return parts[0]
-    if isinstance(parts[0], np.ndarray):
-        return np.concatenate(parts)
-    return [x for part in parts for x in part]
 
 
 def _without_self(dist, pos):
@@ -485,125 +440,17 @@ class HammingIndex(BaseEstimator):
         database = self._snapshot()
         return self._search(database, "distances", self._queries(database, codes, packed))
 
-    # -- the search front end ------------------------------------------------------------
     def _search(self, database, kind, queries, arg=None):
-        """Search ``kind`` ("knn", "radius" or "distances") in batches of queries.
-
-        Each batch does at most about ``BATCH_COMPARISONS`` code comparisons, and Python
-        runs between batches, so Ctrl-C (KeyboardInterrupt) stops a long search there.
-        """
-        n_queries, n_database = len(queries), len(database)
-        per_batch = max(
-            MIN_BATCH_PER_THREAD * n_threads(self.n_jobs),
-            BATCH_COMPARISONS // max(n_database, 1),
+        """Search ``kind`` over ``database`` with this index's backend and settings."""
+        return search(
+            database,
+            kind,
+            queries,
+            arg,
+            backend=self.backend,
+            n_jobs=self.n_jobs,
+            memory_budget=self.memory_budget,
         )
-        plan = {}  # what "auto" learnt in earlier batches of this search
-        parts = [
-            self._search_batch(database, kind, queries[q0 : q0 + per_batch], arg, plan)
-            for q0 in range(0, max(n_queries, 1), per_batch)
-        ]
-        if kind == "knn":
-            return _join([p[0] for p in parts]), _join([p[1] for p in parts])
-        if kind == "radius":
-            return _join([p[0] for p in parts]), _join([p[1] for p in parts])
-        return _join(parts)
-
-    def _search_batch(self, database, kind, queries, arg, plan):
-        name = self._backend_name(database, kind, len(queries), arg)
-        if self.backend == "auto" and name == "mih":
-            return self._auto_mih_search(database, kind, queries, arg, plan)
-        backend, codes = self._backend(database, name)
-        search = getattr(backend, _SEARCHES[kind])
-        args = () if kind == "distances" else (arg,)
-        return search(queries, codes, *args, self.memory_budget, n_jobs=self.n_jobs)
-
-    def _backend_name(self, database, kind, n_queries, arg):
-        """Name of the backend that answers a search (resolves ``"auto"``)."""
-        if self.backend != "auto":
-            return "numba" if self.backend == "mih" and kind == "distances" else self.backend
-        comparisons = n_queries * len(database)
-        if (
-            comparisons < SMALL_SEARCH
-            and _numpy_comparisons[0] < SMALL_SEARCH_TOTAL
-            and not _compiled(kind)
-        ):
-            _numpy_comparisons[0] += comparisons
-            return "numpy"
-        if kind != "distances" and self._mih_may_pay(database, kind, arg):
-            return "mih"
-        return "numba"
-
-    def _backend(self, database, name):
-        """``(backend, database as that backend takes it)`` for backend ``name``."""
-        if name == "numpy":
-            return _numpy_search, database.codes
-        if name == "numba":
-            return _numba_search(), database.codes
-        if name == "torch":
-            from . import _torch_search
-
-            return _torch_search, database.device_codes()
-        return database.tables(), database.codes
-
-    def _auto_mih_search(self, database, kind, queries, arg, plan):
-        """Capped multi-index searches; the queries that give up are scanned, or the whole
-        batch at once if most of the first queries of the search did (a scan of many
-        queries at once reads the database fewer times)."""
-        method = _SEARCHES[kind]
-
-        def scan(rows):
-            search = getattr(_numba_search(), method)
-            return search(rows, database.codes, arg, self.memory_budget, n_jobs=self.n_jobs)
-
-        def capped(rows):
-            search = getattr(database.tables(), method)
-            max_checks = self._auto_max_checks(len(database))
-            return search(
-                rows,
-                database.codes,
-                arg,
-                self.memory_budget,
-                n_jobs=self.n_jobs,
-                max_checks=max_checks,
-            )
-
-        if plan.get("scan"):
-            return scan(queries)
-        if "tried" in plan:
-            dist, ind, gave_up = capped(queries)
-        else:
-            plan["tried"] = True
-            dist, ind, gave_up = capped(queries[:AUTO_MIH_TRIAL])
-            rest = queries[AUTO_MIH_TRIAL:]
-            if len(rest):
-                if 2 * gave_up.sum() > AUTO_MIH_TRIAL:
-                    plan["scan"] = True
-                    return scan(queries)
-                more_d, more_i, more_gave_up = capped(rest)
-                dist, ind = _join([dist, more_d]), _join([ind, more_i])
-                gave_up = np.concatenate((gave_up, more_gave_up))
-        rows = np.flatnonzero(gave_up)
-        if len(rows):
-            for q, d, i in zip(rows, *scan(queries[rows]), strict=True):
-                dist[q], ind[q] = d, i
-        return dist, ind
-
-    def _auto_max_checks(self, n_database):
-        """Buckets and codes a capped multi-index search may visit under ``"auto"``."""
-        budget = AUTO_MIH_MAX_SHARE * n_database - AUTO_MIH_FIXED_COST
-        return max(0, int(budget / AUTO_MIH_COST_RATIO))
-
-    def _mih_may_pay(self, database, kind, arg):
-        """Whether a capped multi-index search can beat a scan at all (``"auto"``)."""
-        max_checks = self._auto_max_checks(len(database))
-        if kind == "knn":  # at least the k codes returned are checked
-            return arg < max_checks
-        from ._mih_plan import expected_cost, substring_widths
-
-        # radius search: its cost on uniform random codes must fit the cap (real codes,
-        # with uneven buckets, cost more for some queries: those are scanned)
-        widths = substring_widths(database.n_bits, len(database))
-        return max_checks > 0 and expected_cost(widths, len(database), arg) < max_checks
 
 
 @validate_params(
@@ -631,4 +478,4 @@ def hamming_distances(codes_a, codes_b):
     """
     words_b, n_bits = as_words(codes_b, name="codes_b")
     words_a, _ = as_words(codes_a, n_bits=n_bits, name="codes_a")
-    return HammingIndex()._search(Database.of(words_b, n_bits), "distances", words_a)
+    return search(Database.of(words_b, n_bits), "distances", words_a)

@@ -30,7 +30,7 @@ from numba import prange
 
 from . import _numba_search
 from ._backend import DEFAULT_MEMORY_BUDGET
-from ._mih_plan import dense_directory, expected_cost, id_dtype, substring_widths
+from ._mih_plan import dense_directory, id_dtype, substring_widths
 from ._numba_search import _code_distance, _jit, _pjit, _popcount, _Threads, collect_hits
 from ._packing import BLOCK_SIZE, as_blocked
 
@@ -477,7 +477,3 @@ class MultiIndexHashing:
     ):
         """The full distance matrix: the tables do not help, the compiled scan answers."""
         return _numba_search.pairwise_distances(query_words, database, memory_budget, n_jobs)
-
-    def expected_cost(self, radius):
-        """Buckets probed plus codes checked by a radius search, for uniform random codes."""
-        return expected_cost(self.widths, self.n_database, radius)
