@@ -308,3 +308,19 @@ def test_a_fitted_hasher_loads_memory_mapped_and_searches_the_same(tmp_path):
     assert loaded.score(X[1500:], y[1500:]) == itq.score(X[1500:], y[1500:])
     loaded.add(X[1500:], y[1500:])  # grows a copy in memory
     assert loaded.index_.n_indexed_ == 1797 and itq.index_.n_indexed_ == 1500
+
+
+def test_a_shallow_copy_changes_alone():
+    """``copy.copy(index)`` then ``add``/``remove``: the original keeps its content (what a
+    hasher does to change its index and labels together, swapping both at the end)."""
+    import copy
+
+    index = HammingIndex().fit(codes_of(np.arange(100)), ids=np.arange(100))
+    grown = copy.copy(index)
+    grown.add(codes_of([500, 501]), ids=[500, 501])
+    positions = copy.copy(grown).remove([3])
+    assert index.n_indexed_ == 100 and grown.n_indexed_ == 102 and list(positions) == [3]
+    index.add(codes_of([700]), ids=[700])  # the original grows on its own
+    np.testing.assert_array_equal(grown.ids_[-2:], [500, 501])
+    np.testing.assert_array_equal(index.ids_[-1:], [700])
+    np.testing.assert_array_equal(grown.kneighbors(codes_of([501]), 1)[1], [[501]])
