@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from ._ids import IdLookup
-from ._packing import BlockedCodes, RowBuffer
+from ._packing import RowBuffer
 
 
 class Database:
@@ -40,10 +40,10 @@ class Database:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, words, n_bits, ids=None, lookup=None):
-        """A database holding packed ``words``, with int64 ``ids`` or none."""
+    def of(cls, codes, n_bits, ids=None, lookup=None):
+        """A database holding ``codes`` (BlockedCodes), with int64 ``ids`` or none."""
         buffer = None if ids is None else RowBuffer(ids, len(ids))
-        return cls(BlockedCodes(words), n_bits, buffer, lookup)
+        return cls(codes, n_bits, buffer, lookup)
 
     def __len__(self):
         return len(self.codes)

@@ -13,7 +13,7 @@ from ._backend import DEFAULT_MEMORY_BUDGET, to_object_array
 from ._checks import check_n_neighbors, check_radius
 from ._database import Database
 from ._ids import as_id_array, check_ids
-from ._packing import BlockedCodes, as_words, unpack_codes
+from ._packing import BlockedCodes, as_blocked_codes, as_words, unpack_codes
 from ._search import BACKENDS, search
 
 __all__ = ["HammingIndex", "hamming_distances"]
@@ -161,11 +161,13 @@ class HammingIndex(BaseEstimator):
         self : HammingIndex
         """
         self._validate_params()
-        words, n_bits = as_words(codes, packed=packed, n_bits=n_bits, check_input=check_input)
+        blocked, n_bits = as_blocked_codes(
+            codes, packed=packed, n_bits=n_bits, check_input=check_input
+        )
         lookup = None
         if ids is not None:
-            ids, lookup = check_ids(ids, len(words))
-        database = Database.of(words, n_bits, ids, lookup)
+            ids, lookup = check_ids(ids, len(blocked))
+        database = Database.of(blocked, n_bits, ids, lookup)
         with self._change_lock():
             self._db = database
         return self
@@ -476,6 +478,6 @@ def hamming_distances(codes_a, codes_b):
     >>> hamming_distances([[0, 1, 1]], [[0, 1, 1], [1, 0, 0]])
     array([[0, 3]], dtype=int32)
     """
-    words_b, n_bits = as_words(codes_b, name="codes_b")
+    blocked_b, n_bits = as_blocked_codes(codes_b, name="codes_b")
     words_a, _ = as_words(codes_a, n_bits=n_bits, name="codes_a")
-    return search(Database.of(words_b, n_bits), "distances", words_a)
+    return search(Database.of(blocked_b, n_bits), "distances", words_a)

@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["check_codes", "pack_codes", "unpack_codes"]
 
-_CHUNK_BYTES = 16 * 2**20  # input bytes checked and packed at a time
+_CHUNK_BYTES = 4 * 2**20  # bytes of input (or of packed output) handled at a time
 BLOCK_SIZE = 64  # codes per block of a BlockedCodes layout
 _GROWTH = 1.25  # spare room an append leaves, as a share of the codes held
 # bit-reversed bytes: numpy.packbits's big-endian bit order to the little-endian one
@@ -142,42 +142,59 @@ def as_words(codes, *, packed=False, n_bits=None, check_input=True, name="codes"
     """
     codes = np.asarray(codes)
     n_bits = check_code_array(codes, packed=packed, n_bits=n_bits, name=name)
-    if packed:
-        return _packed_words(codes, n_bits, name)
-    n = len(codes)
-    words = np.zeros((n, -(-n_bits // 64)), dtype=np.uint64)
-    out = words.view(np.uint8)
-    n_bytes = -(-n_bits // 8)
-    step = _rows_per_chunk(n_bits * codes.itemsize)
-    for r0 in range(0, n, step):
-        chunk = codes[r0 : r0 + step]
-        if check_input:
-            _check_bits(chunk, name)
-        if chunk.dtype.kind == "f":
-            chunk = chunk != 0
-        out[r0 : r0 + step, :n_bytes] = np.packbits(chunk, axis=1, bitorder="little")
+    words = np.empty((len(codes), -(-n_bits // 64)), dtype=np.uint64)
+    r0 = 0
+    for chunk in _word_chunks(codes, n_bits, packed, check_input, name):
+        if len(chunk) == len(codes):  # one chunk: no copy
+            return chunk, n_bits
+        words[r0 : r0 + len(chunk)] = chunk
+        r0 += len(chunk)
     return words, n_bits
 
 
-def _packed_words(codes, n_bits, name):
-    """Checked packed bytes or words as words; their unused high bits must be zero."""
-    if codes.dtype == np.uint64:
-        words = np.ascontiguousarray(codes)
-    else:
-        n_bytes = codes.shape[1]
-        words = np.zeros((len(codes), -(-n_bits // 64)), dtype=np.uint64)
-        out = words.view(np.uint8)
-        step = _rows_per_chunk(n_bytes)
-        for r0 in range(0, len(codes), step):
-            out[r0 : r0 + step, :n_bytes] = _REVERSED_BITS[codes[r0 : r0 + step]]
+def as_blocked_codes(codes, *, packed=False, n_bits=None, check_input=True, name="codes"):
+    """Codes as :func:`as_words` takes them, laid out as :class:`BlockedCodes`.
+
+    The input is read in chunks written straight into the layout: the extra memory is the
+    layout (the packed codes) and one chunk. Returns ``(blocked codes, n_bits)``.
+    """
+    codes = np.asarray(codes)
+    n_bits = check_code_array(codes, packed=packed, n_bits=n_bits, name=name)
+    chunks = _word_chunks(codes, n_bits, packed, check_input, name)
+    return BlockedCodes.from_chunks(len(codes), -(-n_bits // 64), chunks), n_bits
+
+
+def _word_chunks(codes, n_bits, packed, check_input, name):
+    """Yield the codes (shape and dtype checked) as packed words, a chunk of rows at a time.
+
+    Values are checked as they are read: bits in {0, 1} (unless not ``check_input``), and
+    the unused high bits of packed codes zero.
+    """
+    n_words, n_bytes = -(-n_bits // 64), -(-n_bits // 8)
     # bits n_bits and up of the last word (after the bit reversal of bytes, too)
     unused = ~np.uint64(0) << np.uint64(n_bits % 64) if n_bits % 64 else np.uint64(0)
-    if unused and len(words) and np.bitwise_or.reduce(words[:, -1] & unused):
-        raise ValueError(
-            f"packed {name} have bits set beyond n_bits={n_bits}: the unused bits of the "
-            "last byte or word must be zero."
-        )
-    return words, int(n_bits)
+    step = _rows_per_chunk(max(codes.shape[1] * codes.itemsize, 8 * n_words))
+    for r0 in range(0, len(codes), step):
+        chunk = codes[r0 : r0 + step]
+        if packed and chunk.dtype == np.uint64:
+            words = np.ascontiguousarray(chunk)
+        else:
+            words = np.zeros((len(chunk), n_words), dtype=np.uint64)
+            if packed:  # numpy.packbits bytes: reverse the bits of each byte
+                words.view(np.uint8)[:, : chunk.shape[1]] = _REVERSED_BITS[chunk]
+            else:
+                if check_input:
+                    _check_bits(chunk, name)
+                if chunk.dtype.kind == "f":
+                    chunk = chunk != 0
+                bytes_ = np.packbits(chunk, axis=1, bitorder="little")
+                words.view(np.uint8)[:, :n_bytes] = bytes_
+        if packed and unused and np.bitwise_or.reduce(words[:, -1] & unused):
+            raise ValueError(
+                f"packed {name} have bits set beyond n_bits={n_bits}: the unused bits of the "
+                "last byte or word must be zero."
+            )
+        yield words
 
 
 def pack_codes(codes):
@@ -273,9 +290,18 @@ class BlockedCodes:
         words = np.asarray(words, dtype=np.uint64)
         if words.ndim != 2:
             raise ValueError(f"packed codes must be 2-D; got shape {words.shape}.")
-        blocks = _empty_blocks(_n_blocks(len(words)), words.shape[1])
-        _write_codes(blocks, 0, words)
-        self.__setstate__({"blocks": blocks, "n_codes": len(words)})
+        layout = BlockedCodes.from_chunks(len(words), words.shape[1], [words])
+        self._buffer, self.n_codes = layout._buffer, layout.n_codes
+
+    @classmethod
+    def from_chunks(cls, n_codes, n_words, chunks):
+        """The layout of ``n_codes`` codes given as consecutive arrays of packed words."""
+        blocks = _empty_blocks(_n_blocks(n_codes), n_words)
+        start = 0
+        for words in chunks:
+            _write_codes(blocks, start, words)
+            start += len(words)
+        return cls._of(RowBuffer(blocks, n_codes, BLOCK_SIZE), n_codes)
 
     @classmethod
     def _of(cls, buffer, n_codes):
