@@ -335,6 +335,7 @@ def test_auto_keeps_scanning_the_later_batches_once_the_trial_gave_up(monkeypatc
     monkeypatch.setattr(_search, "SMALL_SEARCH", 0)
     monkeypatch.setattr(_search, "BATCH_COMPARISONS", 100_000 * 40)  # 40 per batch
     monkeypatch.setattr(_search, "MIN_BATCH_PER_THREAD", 1)
+    monkeypatch.setattr(_search, "BATCH_SECONDS", 0)
     rng = np.random.default_rng(1)
     database = random_codes(rng, 100_000, 64)
     queries = random_codes(rng, 120, 64)  # far from every code: the trial gives up

@@ -145,6 +145,7 @@ def _multi_batch_search(monkeypatch, n_batches=6):
     """An index whose kNN search of 6 x 16 queries runs in ``n_batches`` batches."""
     monkeypatch.setattr(_search, "BATCH_COMPARISONS", 16 * 3000)
     monkeypatch.setattr(_search, "MIN_BATCH_PER_THREAD", 1)
+    monkeypatch.setattr(_search, "BATCH_SECONDS", 0)  # batches of 16, not grown
     rng = np.random.default_rng(0)
     index = HammingIndex(backend="numpy").fit(rng.integers(0, 2, (3000, 64)))
     return index, rng.integers(0, 2, (16 * n_batches, 64))
@@ -324,3 +325,24 @@ def test_a_shallow_copy_changes_alone():
     np.testing.assert_array_equal(grown.ids_[-2:], [500, 501])
     np.testing.assert_array_equal(index.ids_[-1:], [700])
     np.testing.assert_array_equal(grown.kneighbors(codes_of([501]), 1)[1], [[501]])
+
+
+def test_batches_grow_when_they_are_quick(monkeypatch):
+    """A search cheaper than its first batch's estimate (a scan's cost) gets larger batches,
+    up to four times larger each time, never smaller than the first."""
+    index, queries = _multi_batch_search(monkeypatch, n_batches=20)
+    monkeypatch.setattr(_search, "BATCH_COMPARISONS", 10 * 3000)  # first batch: 10 queries
+    monkeypatch.setattr(_search, "BATCH_SECONDS", 1e9)  # every batch is "quick"
+    sizes = []
+    real = _numpy_search.knn_search
+
+    def spy(*args, **kwargs):
+        sizes.append(len(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_numpy_search, "knn_search", spy)
+    got = index.kneighbors(queries, 5)
+    assert sizes == [10, 40, 160, 110]  # 320 queries
+    monkeypatch.setattr(_numpy_search, "knn_search", real)
+    for g, w in zip(got, index.kneighbors(queries, 5), strict=True):
+        np.testing.assert_array_equal(g, w)

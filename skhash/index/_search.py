@@ -7,6 +7,7 @@ a :class:`~skhash.index._backend.SearchBackend`.
 """
 
 import sys
+import time
 
 import numpy as np
 
@@ -22,11 +23,14 @@ SMALL_SEARCH = 10**7
 SMALL_SEARCH_TOTAL = 3 * 10**8
 _numpy_comparisons = [0]  # done by "auto" in this process (a racy count is good enough)
 _KERNELS = {"knn": "_knn_kernel", "radius": "_radius_kernel", "distances": "_distance_kernel"}
-# Code comparisons per batch of queries: a batch takes well under a second, and Ctrl-C
-# (honoured between batches) stops a long search promptly. At least a few query groups
-# per thread go in a batch, so each pass over a large database serves many queries.
+# The first batch of queries does at most this many code comparisons of a scan (well under
+# a second), and at least a few query groups per thread, so each pass over a large
+# database serves many queries. Later batches grow towards BATCH_SECONDS each (a search
+# cheaper than a scan, multi-index hashing, gets large batches), never below the first.
+# Ctrl-C, honoured between batches, thus stops a long search within about a second.
 BATCH_COMPARISONS = 2**31
 MIN_BATCH_PER_THREAD = 16
+BATCH_SECONDS = 0.25
 # Cost of multi-index hashing in codes the numba scan compares in the same time (measured on
 # uniform codes, 2 threads): about 30,000 per query, plus 300-600 per bucket probed or code
 # checked at 1M codes of 64-128 bits, 550-950 at 10M (cache misses); the larger is used.
@@ -90,14 +94,15 @@ def search(
     radius search, the distance matrix for "distances".
     """
     n_queries, n_database = len(queries), len(database)
-    per_batch = max(
-        MIN_BATCH_PER_THREAD * n_threads(n_jobs), BATCH_COMPARISONS // max(n_database, 1)
-    )
+    first = max(MIN_BATCH_PER_THREAD * n_threads(n_jobs), BATCH_COMPARISONS // max(n_database, 1))
     plan = {"backend": backend, "n_jobs": n_jobs, "memory_budget": memory_budget}
-    parts = [
-        _search_batch(database, kind, queries[q0 : q0 + per_batch], arg, plan)
-        for q0 in range(0, max(n_queries, 1), per_batch)
-    ]
+    parts, start, rows = [], 0, first
+    while not parts or start < n_queries:
+        began = time.perf_counter()
+        parts.append(_search_batch(database, kind, queries[start : start + rows], arg, plan))
+        start += rows
+        seconds = max(time.perf_counter() - began, 1e-6)
+        rows = max(first, min(4 * rows, int(rows * BATCH_SECONDS / seconds)))
     if kind == "distances":
         return _join(parts)
     return _join([p[0] for p in parts]), _join([p[1] for p in parts])
