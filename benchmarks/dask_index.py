@@ -189,7 +189,12 @@ def main():
     lines = [
         "## Sharded search on Dask, and a plan for 1 billion codes (`benchmarks/dask_index.py`)",
         "",
-        f"{environment()} Load average at the start: {load:.2f}.",
+        f"{environment()} Load average at the start: {load:.2f}"
+        + (
+            " (other jobs shared the cores: speeds are below an idle machine's)."
+            if load > 1.5
+            else "."
+        ),
         "",
         "### Per-shard costs (one process, one thread)",
         "",

@@ -37,6 +37,11 @@ from hamming import faiss_range, make_data, rss_mb  # noqa: E402
 
 from skhash.index import HammingIndex  # noqa: E402
 
+BUSY = (
+    " (other jobs shared the cores: absolute speeds are below an idle machine's; the two "
+    "libraries, timed in turn, met the same conditions)"
+)
+
 
 def rss_anon_mb():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -179,8 +184,9 @@ def main():
         "## 100 million codes on one machine (`benchmarks/hamming_scale.py`)",
         "",
         f"{environment()} Threads: {args.threads} for both libraries. Load average at the "
-        f"start: {load:.2f}. {n} uniform random 64-bit codes ({words.nbytes / 2**20:,.0f} MB "
-        "packed); queries: database codes with 0-3 bits flipped.",
+        f"start: {load:.2f}{BUSY if load > 1.5 else ''}. {n} uniform random 64-bit codes "
+        f"({words.nbytes / 2**20:,.0f} MB packed); queries: database codes with 0-3 bits "
+        "flipped.",
         "",
         "### Exhaustive kNN, k=100 (100 queries, best of 2 rounds timed in turn)",
         "",
