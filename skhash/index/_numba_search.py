@@ -44,6 +44,7 @@ _QUERY_GROUP = 4  # queries scanned together (kNN and radius): each word loaded 
 _TASK_BLOCKS = 64  # database blocks per parallel task of the distance matrix
 _TILE_BYTES = 64 * 2**10  # database bytes scanned by all of a thread's queries in turn (L2)
 _MIN_PART = 65_536  # fewest codes in a database part searched by its own thread
+_MIN_PARALLEL_SORT = 2**18  # fewest radius hits sorted by several threads
 
 
 @intrinsic
@@ -530,7 +531,7 @@ def collect_hits(kernel, n_queries, n_database, memory_budget, capacity=64):
             c_d = np.empty((len(chunk), cap), dtype=np.int64)
             c_i = np.empty((len(chunk), cap), dtype=np.int64)
             kernel(chunk, cap, c_counts, c_d, c_i)
-            _sort_rows(c_counts, c_d, c_i, n_database)
+            _sort_hits(c_counts, c_d, c_i, n_database)
             for r, q in enumerate(chunk):
                 parts_d[q] = c_d[r, : c_counts[r]].astype(np.int32)
                 parts_i[q] = c_i[r, : c_counts[r]]
@@ -538,8 +539,18 @@ def collect_hits(kernel, n_queries, n_database, memory_budget, capacity=64):
     return split_by_counts(flat_d, counts), split_by_counts(flat_i, counts)
 
 
+def _sort_hits(counts, buf_d, buf_i, n_database):
+    """:func:`_sort_rows` on the caller's threads, or on one when there is little to sort
+    (waking threads costs more then, and much more on a busy machine)."""
+    if int(np.minimum(counts, buf_d.shape[1]).sum()) < _MIN_PARALLEL_SORT:
+        with _Threads(1):
+            _sort_rows(counts, buf_d, buf_i, n_database)
+    else:
+        _sort_rows(counts, buf_d, buf_i, n_database)
+
+
 def _flatten(counts, buf_d, buf_i, n_database):
-    _sort_rows(counts, buf_d, buf_i, n_database)
+    _sort_hits(counts, buf_d, buf_i, n_database)
     mask = np.arange(buf_d.shape[1]) < counts[:, None]
     return buf_d[mask].astype(np.int32), buf_i[mask]
 
