@@ -45,6 +45,7 @@ class _SCAEEncoder(nn.Module):
 
     input_kind = "image"
     builtin = True
+    channels_last_ok = True
 
     def __init__(self, image_shape, channels, scales, pool_size):
         super().__init__()
