@@ -1,6 +1,10 @@
 """Tests for skhash.metrics functions: hand-computed cases, ties, conventions, bad inputs."""
 
 import itertools
+import os
+import pathlib
+import subprocess
+import sys
 import tracemalloc
 import warnings
 
@@ -670,3 +674,21 @@ def test_property_ap_against_definition_and_permutations(data, n_db, n_q, normal
     )
     tie_aware = average_precision(y_q, y_db, d, k=k, normalize=normalize, tie_aware=True)
     assert_allclose(tie_aware, brute, atol=1e-12)
+
+
+def test_hypothesis_is_derandomised_in_ci():
+    # tests/conftest.py loads a derandomised profile when CI=true, so property tests draw the
+    # same examples on every CI run.
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import conftest; "
+        "from hypothesis import settings; print(settings.default.derandomize)"
+    )
+    root = pathlib.Path(__file__).parents[1]
+    for ci, expected in (("true", "True"), (None, "False")):
+        env = {key: value for key, value in os.environ.items() if key != "CI"}
+        if ci is not None:
+            env["CI"] = ci
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+        )
+        assert out.stdout.strip() == expected, out.stderr
