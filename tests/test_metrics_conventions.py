@@ -86,7 +86,7 @@ def test_deephash_pytorch_calc_top_map(problem, topk):
     k = n_database - 1 if topk == -1 else topk  # CalcTopMap slices gnd[0:topk]
     args = (problem["y_query"], problem["y_database"], problem["distances"])
     stable, _ = _deephash_pytorch_top_map(problem, topk, kind="stable")
-    assert mean_average_precision(*args, k=k) == pytest.approx(stable, abs=1e-15)
+    assert mean_average_precision(*args, k=k) == pytest.approx(stable, rel=0, abs=1e-15)
     # Its own np.argsort (quicksort: ties in an order numpy does not specify), reproduced.
     published, ranking = _deephash_pytorch_top_map(problem, topk, kind="quicksort")
     assert mean_average_precision(*args, k=k, tie_break=ranking) == pytest.approx(
@@ -118,8 +118,8 @@ def test_deephash_pytorch_calc_top_map_with_pr(problem):
     kept = ~np.isnan(ap)
     ks = np.arange(1, n_database + 1)
     kept_args = (problem["y_query"][kept], problem["y_database"], problem["distances"][kept])
-    assert_allclose(precision_at_k(*kept_args, ks), expected_precision, atol=1e-15)
-    assert_allclose(recall_at_k(*kept_args, ks), expected_recall, atol=1e-15)
+    assert_allclose(precision_at_k(*kept_args, ks), expected_precision, rtol=0, atol=1e-15)
+    assert_allclose(recall_at_k(*kept_args, ks), expected_recall, rtol=0, atol=1e-15)
     assert kept.sum() < len(kept)  # the fixture has queries that this convention leaves out
 
 
@@ -145,19 +145,15 @@ def _hashnet(p, R, *, skip):
 
 
 @pytest.mark.parametrize("R", [5, 25, 60])
-def test_hashnet_pytorch(problem, R):
-    expected, ranking = _hashnet(problem, R, skip="unretrieved")
+@pytest.mark.parametrize(
+    "code, skip, empty_queries",
+    [("pytorch test.py", "unretrieved", "skip_unretrieved"), ("caffe", "empty", "skip")],
+)
+def test_hashnet(problem, R, code, skip, empty_queries):
+    expected, ranking = _hashnet(problem, R, skip=skip)
     args = (problem["y_query"], problem["y_database"], problem["distances"])
-    value = mean_average_precision(*args, k=R, empty_queries="skip_unretrieved", tie_break=ranking)
-    assert value == pytest.approx(expected, abs=1e-15)
-
-
-@pytest.mark.parametrize("R", [5, 25, 60])
-def test_hashnet_caffe(problem, R):
-    expected, ranking = _hashnet(problem, R, skip="empty")
-    args = (problem["y_query"], problem["y_database"], problem["distances"])
-    value = mean_average_precision(*args, k=R, empty_queries="skip", tie_break=ranking)
-    assert value == pytest.approx(expected, abs=1e-15)
+    value = mean_average_precision(*args, k=R, empty_queries=empty_queries, tie_break=ranking)
+    assert value == pytest.approx(expected, rel=0, abs=1e-15)
 
 
 # -- thulab/DeepHash (DeepHash/evaluation/__init__.py) ----------------------------------------
@@ -179,7 +175,7 @@ def test_thulab_deephash_get_maps(problem):
     value = mean_average_precision(
         *args, k=R, empty_queries="skip_unretrieved", tie_break=np.array(rankings)
     )
-    assert value == pytest.approx(np.mean(values), abs=1e-15)
+    assert value == pytest.approx(np.mean(values), rel=0, abs=1e-15)
 
 
 def test_thulab_deephash_precision_within_radius(problem):
@@ -190,19 +186,24 @@ def test_thulab_deephash_precision_within_radius(problem):
         inside = problem["hamming"][i] <= radius
         values.append(problem["relevant"][i][inside].mean() if inside.any() else 0.0)
     args = (problem["y_query"], problem["y_database"], problem["distances"])
-    assert precision_within_radius(*args, radius=radius) == pytest.approx(np.mean(values))
+    assert precision_within_radius(*args, radius=radius) == pytest.approx(
+        np.mean(values), rel=0, abs=1e-15
+    )
 
 
 # -- DPSH (jiangqy/DPSH-pytorch, utils/CalcHammingRanking.py) ---------------------------------
 def test_dpsh_calc_map(problem):
     # The whole database ranked; queries without a relevant item add 0 (divided by all).
+    # (DPSH's CalcTopMap is DeepHash-pytorch's CalcTopMap, tested above.)
     total = 0.0
     for i in range(len(problem["qL"])):
         relevant = problem["relevant"][i]
         if relevant.any():
             total += _ap_of_ranking(relevant[np.argsort(problem["hamming"][i], kind="stable")])
     args = (problem["y_query"], problem["y_database"], problem["distances"])
-    assert mean_average_precision(*args) == pytest.approx(total / len(problem["qL"]), abs=1e-15)
+    assert mean_average_precision(*args) == pytest.approx(
+        total / len(problem["qL"]), rel=0, abs=1e-15
+    )
 
 
 # -- ITQ/SH/SDH-era MATLAB: recall_precision.m and area_RP.m ----------------------------------
@@ -246,10 +247,10 @@ def test_matlab_recall_precision_and_area(problem, shift, eps):
         radii=np.arange(hamming.max()), average="micro", zero_division=0.0 if eps else np.nan
     )
     got_precision, got_recall, _ = precision_recall_curve(*args, **options)
-    assert_allclose(got_precision, precision, atol=1e-15)
-    assert_allclose(got_recall, recall, atol=1e-15)
+    assert_allclose(got_precision, precision, rtol=0, atol=1e-15)
+    assert_allclose(got_recall, recall, rtol=0, atol=1e-15)
     area = precision_recall_auc(*args, **options)
-    assert area == pytest.approx(_matlab_area_rp(recall, precision), abs=1e-15)
+    assert area == pytest.approx(_matlab_area_rp(recall, precision), rel=0, abs=1e-15)
 
 
 # -- trec_eval: map and map_cut ---------------------------------------------------------------
@@ -273,7 +274,7 @@ def test_trec_eval_map_cut(problem, cutoff):
     value = mean_average_precision(
         *args, k=cutoff, normalize="relevant", tie_break=np.arange(n_database)[::-1]
     )
-    assert value == pytest.approx(np.mean(values), abs=1e-15)
+    assert value == pytest.approx(np.mean(values), rel=0, abs=1e-15)
 
 
 def _trec_order(score, docnos):
@@ -300,7 +301,7 @@ def test_torchmetrics_retrieval_map(problem, top_k, empty_target_action):
     args = (problem["y_query"], problem["y_database"], problem["distances"])
     empty = {"neg": "zero", "skip": "skip"}[empty_target_action]
     value = mean_average_precision(*args, k=top_k, empty_queries=empty)
-    assert value == pytest.approx(np.mean(values), abs=1e-15)
+    assert value == pytest.approx(np.mean(values), rel=0, abs=1e-15)
 
 
 # -- Kaggle apk / mapk (benhamner/Metrics) ----------------------------------------------------
@@ -320,7 +321,7 @@ def test_kaggle_mapk(problem, k):
         values.append(score / min(len(actual), k) if actual else 0.0)
     args = (problem["y_query"], problem["y_database"], problem["distances"])
     value = mean_average_precision(*args, k=k, normalize="min_k_relevant")
-    assert value == pytest.approx(np.mean(values), abs=1e-15)
+    assert value == pytest.approx(np.mean(values), rel=0, abs=1e-15)
 
 
 def test_the_conventions_differ_on_these_codes(problem):
