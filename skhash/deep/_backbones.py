@@ -8,8 +8,9 @@ A backbone maps a batch of images ``(n, C, H, W)`` to features ``(n, out_feature
   ``"resnet34"``, ``"resnet50"`` (torchvision's layouts, so ImageNet weights load from a local
   file) and ``"mlp"`` (fully connected, for feature vectors such as precomputed embeddings);
 - any :class:`torch.nn.Module`: it is deep-copied at fit (the user's module is never changed
-  or re-initialised), its output flattened; a 4-D output is average-pooled first. A module
-  that cannot take ``(n, C, H, W)`` images is given flat rows ``(n, C * H * W)``;
+  or re-initialised, unless it has lazy layers and so no weights yet), its output flattened;
+  a 4-D output is average-pooled first. A module that cannot take ``(n, C, H, W)`` images is
+  given flat rows ``(n, C * H * W)``;
 - a callable ``f(image_shape) -> nn.Module``, for modules that need the input shape.
 
 Convolutional built-ins are *staged*: a stem, a few stages, and a head that pools the last
@@ -25,6 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 __all__ = [
     "BACKBONES",
@@ -436,18 +438,23 @@ def build_backbone(spec, image_shape, options=None):
     if isinstance(spec, nn.Module):
         module = copy.deepcopy(spec)
     else:
-        module = spec(tuple(image_shape))
+        with torch.random.fork_rng(devices=[]):
+            module = spec(tuple(image_shape))
         if not isinstance(module, nn.Module):
             raise TypeError(
                 f"The backbone callable returned {type(module).__name__}, not a torch.nn.Module."
             )
-    if isinstance(module, (StagedBackbone, MLP)):  # a built-in class built by the user
-        if isinstance(module, MLP):
-            with torch.no_grad():
-                module.eval()(torch.zeros(2, *image_shape))  # materialise a lazy first layer
-                module.train()
-        module.builtin = False
-        return module
-    net = ModuleBackbone(module, tuple(image_shape))
-    net.builtin = False
+    # A module with lazy layers has never been initialised: skhash initialises it from the
+    # fit's generator. Any other user module keeps its weights (they may be pretrained).
+    lazy = any(is_lazy(p) for p in module.parameters())
+    with torch.random.fork_rng(devices=[]):  # running it once materialises lazy layers
+        if isinstance(module, (StagedBackbone, MLP)):  # a built-in class built by the user
+            net = module
+            if lazy:
+                with torch.no_grad():
+                    net.eval()(torch.zeros(2, *image_shape))
+                net.train()
+        else:
+            net = ModuleBackbone(module, tuple(image_shape))
+    net.builtin = lazy
     return net

@@ -19,7 +19,7 @@ from torch import nn
 from ..base import BaseHasher, check_numeric_dtype
 from ._augment import Augmentation, check_augmentation
 from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
-from ._device import PRECISIONS, resolve_device
+from ._device import PRECISIONS, resolve_device, torch_threads
 from ._inputs import (
     ImageFileDataset,
     ImageSource,
@@ -287,10 +287,11 @@ class BaseDeepHasher(BaseHasher):
             network = network.to(memory_format=torch.channels_last)
         self.module_, self.history_ = network, history
         self._module_config_ = architecture
-        trainer = self._train(network, X, self._encode_targets(y), self._loss)
+        with torch_threads(self.n_jobs):
+            trainer = self._train(network, X, self._encode_targets(y), self._loss)
         self.callbacks_ = trainer.callbacks
         self.best_epoch_ = trainer.best_epoch
-        self._warn_if_training_failed()
+        self._warn_if_training_failed(trainer.initial_loss)
         self._generator = self._device_generator = None
 
     def _check_batch_norm(self, network):
@@ -337,7 +338,7 @@ class BaseDeepHasher(BaseHasher):
             set_generator(module, None)
         return trainer
 
-    def _warn_if_training_failed(self):
+    def _warn_if_training_failed(self, initial_loss):
         name = type(self).__name__
         if self.max_epochs == 0:
             warnings.warn(
@@ -347,11 +348,11 @@ class BaseDeepHasher(BaseHasher):
                 stacklevel=4,
             )
             return
-        losses = [r["train_loss"] for r in self.history_ if r.get("stage") != "pretrain"]
-        if len(losses) >= 2 and losses[0] > 0 and losses[-1] > 100 * losses[0]:
+        final = self.history_[-1]["train_loss"] if self.history_ else None
+        if initial_loss and initial_loss > 0 and final is not None and final > 100 * initial_loss:
             warnings.warn(
-                f"{name}'s training loss grew from {losses[0]:.4g} to {losses[-1]:.4g}: "
-                f"training diverged; lower lr (now {self.lr}).",
+                f"{name}'s training loss grew from {initial_loss:.4g} (first batch) to "
+                f"{final:.4g} (last epoch): training diverged; lower lr (now {self.lr}).",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -360,17 +361,18 @@ class BaseDeepHasher(BaseHasher):
     def _outputs(self, X, keys=("codes",)):
         """The network's outputs on a validated source ``X``, as numpy arrays."""
         parts = {k: [] for k in keys}
-        for batch in predict_batches(
-            self.module_,
-            X,
-            self._preprocessing,
-            device=self.device_,
-            batch_size=max(self.batch_size, _ENCODE_BATCH),
-            keys=keys,
-            num_workers=self.num_workers,
-        ):
-            for k in keys:
-                parts[k].append(batch[k])
+        with torch_threads(self.n_jobs):
+            for batch in predict_batches(
+                self.module_,
+                X,
+                self._preprocessing,
+                device=self.device_,
+                batch_size=max(self.batch_size, _ENCODE_BATCH),
+                keys=keys,
+                num_workers=self.num_workers,
+            ):
+                for k in keys:
+                    parts[k].append(batch[k])
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _embed(self, X, layer="hash"):

@@ -1,10 +1,12 @@
 """Devices and numeric precision: where a deep hasher runs and in which float format."""
 
 import re
+from contextlib import contextmanager
 
 import torch
+from joblib import effective_n_jobs
 
-__all__ = ["autocast_dtype", "resolve_device"]
+__all__ = ["autocast_dtype", "resolve_device", "torch_threads"]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -69,3 +71,23 @@ def autocast_dtype(precision, device):
     if kind == "cpu" and precision == "float16":
         raise ValueError('precision="float16" needs a GPU; use "bfloat16" or "float32" on CPU.')
     return torch.bfloat16 if precision == "bfloat16" else torch.float16
+
+
+@contextmanager
+def torch_threads(n_jobs):
+    """Run with ``n_jobs`` torch intra-op threads (joblib's meaning: -1 is every core), then
+    restore the previous count; None changes nothing.
+
+    CPU convolutions sum in an order that depends on the thread count, so a fixed count is
+    what makes training reproducible across processes (a ``GridSearchCV(n_jobs=2)`` worker
+    gets fewer threads than the main process).
+    """
+    if n_jobs is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(effective_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -67,9 +67,13 @@ backbone : str, torch.nn.Module or callable
     random_state : int, RandomState instance or None
         Seeds the initialisation, shuffling, augmentation and dropout (per-fit torch
         generators; torch's global state is never touched). With an int, the same data,
-        device, torch version and number of torch threads give identical codes.
+        device, torch version and number of torch threads give identical codes: set
+        ``n_jobs`` too for codes that do not depend on the process (CPU convolutions sum in
+        an order that depends on the thread count; ``GridSearchCV(n_jobs=2)`` gives its
+        workers fewer threads than the main process).
     n_jobs : int or None
-        Threads of the Hamming search."""
+        Threads of the Hamming search and of torch on the CPU while fitting and encoding
+        (-1: every core); None leaves torch's own thread setting."""
 
 DEEP_ATTRIBUTES = """\
 module_ : torch.nn.Module

@@ -81,6 +81,8 @@ class Trainer:
         The callbacks of this run (fresh clones of the hasher's, after the built-in ones).
     best_epoch : int or None
         The epoch whose weights were kept (early stopping), else the last one.
+    initial_loss : float or None
+        The loss of the first training batch, before any update (to detect divergence).
     """
 
     def __init__(self, hasher, module, loss_fn, *, max_epochs=None, param_groups=None, stage=None):
@@ -95,6 +97,7 @@ class Trainer:
         self.device = torch.device(hasher.device_)
         self.stop_training = False
         self.best_epoch = None
+        self.initial_loss = None
         self.callbacks = self._make_callbacks()
 
     def _make_callbacks(self):
@@ -152,6 +155,8 @@ class Trainer:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
+            if train and self.initial_loss is None:  # before any update: the untrained loss
+                self.initial_loss = float(loss.detach())
             size = len(index)
             values = torch.stack([loss.detach(), *(t.detach() for t in terms.values())]) * size
             sums = values if sums is None else sums + values
