@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .index import HammingIndex
-from .utils.validation import check_labels, warn_if_nothing_relevant
+from .utils.validation import check_labels
 
 __all__ = ["BaseHasher", "check_numeric_dtype"]
 
@@ -354,13 +354,17 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         return self.index_.distances(self._query_codes(X))
 
-    def score(self, X, y):
+    def score(self, X, y, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"):
         """Mean average precision of ``X`` as queries against the labelled database.
 
-        An item is relevant to a query when it shares a label with it. The whole database is
-        ranked by Hamming distance, ties in database order. This makes ``GridSearchCV`` work
-        with no ``scoring`` argument: each split fits on its training part (the database) and
-        queries with its validation part.
+        An item is relevant to a query when it shares a label with it. By default the whole
+        database is ranked by Hamming distance and the score is **tie-aware**: the expected
+        AP over every order of the items at equal distance, so that it does not depend on
+        the order the database is stored in (breaking ties in database order favours short
+        codes whenever the database is sorted by class). This makes ``GridSearchCV`` work
+        with no ``scoring`` argument: each split fits on its training part (the database)
+        and queries with its validation part. It is the scorer
+        ``make_retrieval_scorer("map", ...)`` with the same options.
 
         Parameters
         ----------
@@ -368,31 +372,24 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             Queries.
         y : array-like of shape (n_queries,) or (n_queries, n_classes)
             Query labels, in the form of the database labels.
+        k : int, default=None
+            Cut-off rank of mAP@k; None ranks the whole database.
+        tie_aware : bool, default=True
+            False breaks ties in database order, as most published evaluation codes do.
+        normalize : {"retrieved", "relevant", "min_k_relevant"}, default="retrieved"
+            Normaliser of AP@k (see :func:`skhash.metrics.average_precision`).
+        empty_queries : {"zero", "skip", "skip_unretrieved"}, default="zero"
+            Which queries count (see :func:`skhash.metrics.mean_average_precision`).
 
         Returns
         -------
         score : float
             Mean average precision in [0, 1].
         """
-        from .metrics import average_precision
+        from .metrics._scorer import score_queries
 
-        check_is_fitted(self, "index_")
-        if self.database_labels_ is None:
-            raise ValueError(
-                "score() needs a labelled database: fit (or add) with y to rank by relevance."
-            )
-        codes = self.transform(X)
-        y = check_labels(y, n_samples=len(codes), like=self.database_labels_)
-        warn_if_nothing_relevant(y, self.database_labels_)
-        # Queries in chunks, so the distance matrix held at once stays near 64 MiB.
-        step = max(1, (64 * 2**20) // (8 * max(self.index_.n_indexed_, 1)))
-        per_query = [
-            average_precision(
-                y[i : i + step], self.database_labels_, self.index_.distances(codes[i : i + step])
-            )
-            for i in range(0, len(codes), step)
-        ]
-        return float(np.concatenate(per_query).mean())
+        options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
+        return score_queries(self, X, y, "map", options, caller="score()")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

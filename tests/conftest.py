@@ -1,8 +1,20 @@
 """Test-session settings (never library defaults)."""
 
+import os
 import sys
 
 import pytest
+
+try:
+    from hypothesis import settings
+except ImportError:  # hypothesis is a dev dependency; its tests skip without it
+    settings = None
+else:
+    # In CI, property tests draw the same examples on every run (a failure there is then
+    # reproducible, and a green run does not depend on luck); locally they explore.
+    settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+    if os.environ.get("CI", "").lower() == "true":
+        settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
