@@ -354,7 +354,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         return self.index_.distances(self._query_codes(X))
 
-    def score(self, X, y, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"):
+    def score(
+        self, X, y=None, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"
+    ):
         """Mean average precision of ``X`` as queries against the labelled database.
 
         An item is relevant to a query when it shares a label with it. By default the whole
@@ -371,7 +373,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_queries, n_features)
             Queries.
         y : array-like of shape (n_queries,) or (n_queries, n_classes)
-            Query labels, in the form of the database labels.
+            Query labels, in the form of the database labels; None takes those a labelled
+            dataset carries (deep hashers).
         k : int, default=None
             Cut-off rank of mAP@k; None ranks the whole database.
         tie_aware : bool, default=True
@@ -388,6 +391,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         from .metrics._scorer import score_queries
 
+        if y is None:  # a labelled dataset (deep hashers) carries its labels
+            y = self._labels_of(self._validate_input(X, reset=False))
         options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
         return score_queries(self, X, y, "map", options, caller="score()")
 

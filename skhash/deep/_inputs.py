@@ -265,6 +265,33 @@ class ImageFileDataset(Dataset):
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"Image file {path!r} does not exist.")
 
+    @classmethod
+    def from_folder(cls, path, **kwargs):
+        """The images of a class-per-subfolder tree (torchvision's ``ImageFolder`` layout),
+        labelled by subfolder, found with :func:`skhash.datasets.load_image_folder` (nothing
+        decoded until read). Keyword arguments go to the constructor.
+
+        Returns
+        -------
+        dataset : ImageFileDataset
+            With ``classes``, the subfolder names in label order.
+        """
+        from ..datasets import load_image_folder
+
+        found = load_image_folder(path, decode=False)
+        dataset = cls(found.filenames, labels=found.target, **kwargs)
+        dataset.classes = list(found.target_names)
+        return dataset
+
+    @classmethod
+    def from_list(cls, list_file, *, root=None, **kwargs):
+        """The images of a DeepHash-pytorch list file (``path label ...`` lines, one-hot rows
+        or class ids), read with :func:`skhash.datasets.load_image_list`."""
+        from ..datasets import load_image_list
+
+        found = load_image_list(list_file, root=root)
+        return cls(found.filenames, labels=found.target, **kwargs)
+
     @property
     def image_shape(self):
         return (self.n_channels, *self.image_size)
