@@ -169,8 +169,9 @@ def report(rows, device, backend_equal):
         "Training images/s of the hasher's own `fit` (its DataLoader over uint8 images, "
         "standardisation on the device) and of a hand-written loop over the same network, "
         "batches of 64, Adam and loss, reading a pre-standardised float32 tensor; median of "
-        "the epochs after the first, over rounds that alternate the two. Target: the trainer within 5% of the plain loop (ratio "
-        ">= 0.95); on an H100, ResNet-18 at 224x224 >= 1,500 images/s.",
+        "the epochs after the first, over rounds that alternate the two. Target: the "
+        "trainer within 5% of the plain loop (ratio >= 0.95); on an H100, ResNet-18 at "
+        "224x224 >= 1,500 images/s.",
         "",
         "| network | images | n | precision | trainer (img/s) | plain loop (img/s) | ratio "
         "| encode (img/s) |" + (" GPU pickle on CPU |" if name != "CPU" else ""),
