@@ -33,3 +33,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """One BLAS thread per test process: with ``pytest -n 2`` on 2 cores, each worker's BLAS
+    pool would otherwise spin on both cores and the workers slow each other down."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

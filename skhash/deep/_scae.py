@@ -275,6 +275,9 @@ class SCAE(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -306,6 +309,9 @@ class SCAE(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _new_network(self, image_shape, n_classes):
         if self.backbone != "scae":

@@ -36,10 +36,13 @@ _RANKING_METRICS = ("map", "precision_at_k", "recall_at_k")
 _DISTANCE_CHUNK_BYTES = 64 * 2**20
 
 
-def _query_distances(hasher, X):
+def _query_distances(hasher, X, k=None, *, ranking=True):
     """Distances from the queries ``X`` to the hasher's database, in chunks of queries.
 
-    The one place where the scorers, and so ``BaseHasher.score``, get their distances.
+    The one place where the scorers, and so ``BaseHasher.score``, get their distances. A
+    ranking metric (cut at ``k``, or over the whole database) reads the hasher's own ranking
+    (re-ranked when it re-ranks: ``_ranking_distances``); radius metrics read Hamming
+    distances, as their radius is one.
 
     Returns
     -------
@@ -47,6 +50,8 @@ def _query_distances(hasher, X):
     chunks : iterator of (slice, ndarray of shape (n_rows, n_database))
         Consecutive query rows and their distances, about ``_DISTANCE_CHUNK_BYTES`` each.
     """
+    if ranking and getattr(hasher, "rerank", None) is not None:
+        return hasher._ranking_distances(X, k, chunk_bytes=_DISTANCE_CHUNK_BYTES)
     codes = hasher.transform(X)
     index = hasher.index_
     step = max(1, _DISTANCE_CHUNK_BYTES // (4 * max(index.n_indexed_, 1)))
@@ -106,12 +111,12 @@ def score_queries(estimator, X, y, metric, options, *, caller):
             "got None."
         )
     evaluation = _evaluation(metric, options, len(y_database))
-    n_queries, chunks = _query_distances(hasher, X)
+    ranking = metric in _RANKING_METRICS
+    n_queries, chunks = _query_distances(hasher, X, options.get("k"), ranking=ranking)
     y = check_labels(y, n_samples=n_queries, like=y_database, name="y")
     check_same_label_kind(y, y_database)
     warn_if_nothing_relevant(y, y_database)
     tie_break = None
-    ranking = metric in _RANKING_METRICS
     if ranking:
         tie_break = evaluation.check_tie_break(options.get("tie_break"), n_queries)
     values = []
