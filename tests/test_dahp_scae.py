@@ -152,7 +152,7 @@ def test_dahp_fit_transform_kneighbors(digits):
     assert (np.diff(dist, axis=1) >= 0).all()
     record = hasher.history_[-1]
     assert {"anchor", "pairwise", "train_loss"} <= set(record)
-    anchors = hasher.module_.anchors
+    anchors = hasher.module_.heads[0].anchors
     assert anchors.shape == (10, 8) and set(anchors.unique().tolist()) == {-1.0, 1.0}
     assert len({tuple(a) for a in anchors.tolist()}) == 10
     expected = hasher_map(hasher, X[:20], y[:20])
@@ -172,7 +172,7 @@ def test_dahp_multilabel(digits):
     X, y = digits
     Y = np.stack([y % 2 == 0, y < 5, y == 7], axis=1).astype(int)
     hasher = DAHP(**TINY_DAHP).fit(X, Y)
-    assert hasher.module_.anchors.shape == (3, 8)
+    assert hasher.module_.heads[0].anchors.shape == (3, 8)
     expected = hasher_map(hasher, X[:20], Y[:20])
     assert hasher.score(X[:20], Y[:20], tie_aware=False) == pytest.approx(expected)
 

@@ -48,7 +48,7 @@ def test_same_random_state_gives_identical_codes_and_history(digits):
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
     assert [r["train_loss"] for r in a.history_] == [r["train_loss"] for r in b.history_]
     c = tiny(random_state=1).fit(X, y)
-    wa, wc = a.module_.hash.weight, c.module_.hash.weight
+    wa, wc = a.module_.heads[0].hash.weight, c.module_.heads[0].hash.weight
     assert not torch.equal(wa, wc)
 
 
@@ -289,10 +289,10 @@ def test_warm_start_continues_training(digits):
     hasher.fit(X, y)
     assert [r["epoch"] for r in hasher.history_] == [1, 2, 3, 4]
     after = hasher.module_.state_dict()
-    assert not torch.equal(before["hash.weight"], after["hash.weight"])
+    assert not torch.equal(before["heads.0.hash.weight"], after["heads.0.hash.weight"])
     # continued from the first fit's weights: a second network trained from scratch differs
     cold = tiny(max_epochs=4).fit(X, y)
-    assert not torch.equal(cold.module_.state_dict()["hash.weight"], after["hash.weight"])
+    assert not torch.equal(cold.module_.state_dict()["heads.0.hash.weight"], after["heads.0.hash.weight"])
     cold = tiny().fit(X, y)
     cold.fit(X, y)
     assert [r["epoch"] for r in cold.history_] == [1, 2]

@@ -95,7 +95,7 @@ def test_a_users_module_is_used_but_never_changed(digits):
     assert all(torch.equal(before[k], v) for k, v in user.state_dict().items())
     trained = hasher.module_.backbone.module
     assert trained is not user and not torch.equal(trained[0].weight, user[0].weight)
-    assert hasher.module_.hash.in_features == 4
+    assert hasher.module_.heads[0].hash.in_features == 4
     # its own initial weights were kept (not re-initialised): one step of Adam moves them little
     assert torch.allclose(trained[0].weight, user[0].weight, atol=0.1)
 
@@ -106,7 +106,7 @@ def test_modules_for_flat_rows_and_factories(digits):
     hasher = DSBH(n_bits=8, backbone=rows, **FAST).fit(X, y)
     assert hasher.module_.backbone.flatten_input and hasher.transform(X).shape == (96, 8)
     built = DSBH(n_bits=8, backbone=lambda shape: nn.Flatten(), **FAST).fit(X, y)
-    assert built.module_.hash.in_features == 64
+    assert built.module_.heads[0].hash.in_features == 64
     lazy = DSBH(n_bits=8, backbone=MLP(hidden=(16,)), **FAST).fit(X, y)
     again = DSBH(n_bits=8, backbone=MLP(hidden=(16,)), **FAST).fit(X, y)
     np.testing.assert_array_equal(lazy.transform(X), again.transform(X))  # lazy: from the seed
@@ -176,7 +176,7 @@ def test_backbone_learning_rate_and_freezing(digits):
     frozen.fit(X, y)
     for k, v in initial.module_.backbone.state_dict().items():  # weights and BN statistics
         assert torch.equal(v, frozen.module_.backbone.state_dict()[k]), k
-    assert not torch.equal(initial.module_.hash.weight, frozen.module_.hash.weight)
+    assert not torch.equal(initial.module_.heads[0].hash.weight, frozen.module_.heads[0].hash.weight)
 
 
 def test_dahp_attention_on_other_backbones(digits):

@@ -136,12 +136,15 @@ class StagedBackbone(nn.Module):
     def head(self, x):
         raise NotImplementedError
 
-    def forward_levels(self, x):
-        """The output map of every stage, ``[(n, stage_channels[i], h_i, w_i), ...]``."""
+    def forward_levels(self, x, stage_hook=None):
+        """The output map of every stage, ``[(n, stage_channels[i], h_i, w_i), ...]``, each
+        rewritten by ``stage_hook(i, map)`` when given."""
         maps = []
         x = self.stem(x)
-        for stage in self.stages():
+        for i, stage in enumerate(self.stages(), start=1):
             x = stage(x)
+            if stage_hook is not None:
+                x = stage_hook(i, x)
             maps.append(x)
         return maps
 
@@ -343,9 +346,11 @@ class ModuleBackbone(nn.Module):
             self.flatten_input = True
             return out
 
-    def forward_levels(self, x):
+    def forward_levels(self, x, stage_hook=None):
         out = self.module(x.flatten(1) if self.flatten_input else x)
-        return [out] if self.map_output else []
+        if not self.map_output:
+            return []
+        return [out if stage_hook is None else stage_hook(1, out)]
 
     def head(self, x):
         if x.ndim == 4:

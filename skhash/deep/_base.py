@@ -17,6 +17,7 @@ from sklearn.utils.validation import _check_feature_names, check_array, validate
 from torch import nn
 
 from ..base import BaseHasher, check_numeric_dtype
+from ..reranking import check_bit_weights
 from ._augment import Augmentation, check_augmentation
 from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
 from ._device import PRECISIONS, resolve_device, torch_threads
@@ -32,10 +33,11 @@ from ._inputs import (
     pixel_stats,
     to_image_shape,
 )
+from ._network import HashingNetwork, HeadNetwork, check_levels, split_bits
 from ._pretrained import load_pretrained
 from ._trainer import Trainer, predict_batches
 
-__all__ = ["BaseDeepHasher", "HashingNetwork", "resolve_device"]
+__all__ = ["BaseDeepHasher", "HashingNetwork", "HeadNetwork", "resolve_device"]
 
 # Images per batch when reading without gradients (statistics, encoding): about this many
 # bytes of float32 input, so activations stay small for large images (a 64x64 RGB batch of 64
@@ -51,27 +53,15 @@ def read_batch_size(image_shape):
     return min(high, max(low, _READ_BATCH_BYTES // (4 * math.prod(image_shape))))
 
 
-class HashingNetwork(nn.Module):
-    """Base of the deep hashers' networks: a ``backbone`` and hashing heads on its features.
-
-    ``forward(x)`` returns a dict with at least ``"codes"`` (the real values whose signs are
-    the codes) and ``"features"`` (the backbone's pooled features). With ``freeze_backbone``
-    the backbone stays in eval mode (batch-norm statistics frozen) while the heads train.
-    """
-
-    def __init__(self, backbone, freeze_backbone=False):
-        super().__init__()
-        self.backbone = backbone
-        self.freeze_backbone = freeze_backbone
-        if freeze_backbone:
-            for p in backbone.parameters():
-                p.requires_grad_(False)
-
-    def train(self, mode=True):
-        super().train(mode)
-        if self.freeze_backbone:
-            self.backbone.eval()
-        return self
+def _code_blocks(levels, n_bits):
+    """``{level: slice of bits}`` of multi-level codes, else None."""
+    if levels is None:
+        return None
+    blocks, start = {}, 0
+    for level, width in zip(levels, split_bits(n_bits, levels), strict=True):
+        blocks[level] = slice(start, start + width)
+        start += width
+    return blocks
 
 
 def cpu_copy(module):
@@ -124,6 +114,7 @@ class BaseDeepHasher(BaseHasher):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [None, StrOptions({"auto"}), dict, Augmentation],
+        "levels": [None, tuple, list],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -133,14 +124,36 @@ class BaseDeepHasher(BaseHasher):
     _embedding_layers = ("hash", "backbone")
 
     # -- what subclasses implement ----------------------------------------------------
-    @abstractmethod
+    def _build_head(self, in_features, n_bits, n_classes):
+        """Return the method's head: a module from ``(n, in_features)`` features to a dict
+        with ``"codes"`` (``n_bits`` wide) and what ``_loss`` reads."""
+        raise NotImplementedError(f"{type(self).__name__} builds its network itself.")
+
     def _build_network(self, backbone, image_shape, n_classes):
-        """Return the network (on CPU) around ``backbone`` for ``(C, H, W)`` images and
-        ``n_classes`` labels (None when unsupervised)."""
+        """Return the network (on CPU) around ``backbone``: the method's head on its features,
+        or one head per stage in ``levels`` (each a block of ``n_bits / len(levels)``)."""
+        if self.levels is None:
+            heads = [self._build_head(backbone.out_features, self.n_bits, n_classes)]
+            return HeadNetwork(backbone, heads, freeze_backbone=self.freeze_backbone)
+        levels = check_levels(self.levels, backbone)
+        bits = split_bits(self.n_bits, levels)
+        channels = backbone.stage_channels
+        heads = [
+            self._build_head(channels[level - 1], b, n_classes)
+            for level, b in zip(levels, bits, strict=True)
+        ]
+        return HeadNetwork(backbone, heads, levels=levels, freeze_backbone=self.freeze_backbone)
 
     @abstractmethod
     def _loss(self, outputs, batch):
-        """Return a dict of scalar loss terms for one batch."""
+        """Return a dict of scalar loss terms for one batch (of one level's outputs)."""
+
+    def _network_loss(self, outputs, batch):
+        """The method's loss; with several levels, each level's terms averaged."""
+        if "levels" not in outputs:
+            return self._loss(outputs, batch)
+        per_level = [self._loss(level, batch) for level in outputs["levels"]]
+        return {k: sum(terms[k] for terms in per_level) / len(per_level) for k in per_level[0]}
 
     def _backbone_options(self):
         """Options of built-in backbones taken from this hasher's own parameters:
@@ -281,6 +294,7 @@ class BaseDeepHasher(BaseHasher):
             self.channel_mean_, self.channel_std_ = mean, std
             self.pixel_range_ = value_range
         self._check_batch_norm(network)
+        self.code_blocks_ = _code_blocks(getattr(network, "levels", None), self.n_bits)
         self.n_classes_ = n_classes
         self._multilabel = y is not None and y.ndim == 2
         self.augmentation_ = check_augmentation(self.augmentation, X.image_shape)
@@ -303,11 +317,26 @@ class BaseDeepHasher(BaseHasher):
         self.module_, self.history_ = network, history
         self._module_config_ = architecture
         with torch_threads(self.n_jobs):
-            trainer = self._train(network, X, self._encode_targets(y), self._loss)
+            trainer = self._train(network, X, self._encode_targets(y), self._network_loss)
         self.callbacks_ = trainer.callbacks
         self.best_epoch_ = trainer.best_epoch
         self._warn_if_training_failed(trainer.initial_loss)
         self._generator = self._device_generator = None
+
+    def _resolve_bit_weights(self, codes, y, embedding):
+        """Per-level weights (``{level: weight}``, unlisted levels 0) become per-bit ones."""
+        if not isinstance(self.bit_weights, dict):
+            return super()._resolve_bit_weights(codes, y, embedding)
+        blocks = self.code_blocks_
+        if blocks is None:
+            raise ValueError("bit_weights given per level ({level: weight}) need levels=...")
+        unknown = sorted(set(self.bit_weights) - set(blocks))
+        if unknown:
+            raise ValueError(f"bit_weights names levels {unknown}; the levels are {list(blocks)}.")
+        weights = np.zeros(codes.shape[1])
+        for level, bits in blocks.items():
+            weights[bits] = self.bit_weights.get(level, 0.0)
+        return check_bit_weights(weights, codes.shape[1])
 
     def _check_batch_norm(self, network):
         norms = (nn.BatchNorm1d, nn.BatchNorm2d)

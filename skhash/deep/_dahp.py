@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ._attention import DualAttention
-from ._base import BaseDeepHasher, HashingNetwork
+from ._base import BaseDeepHasher
 from ._docs import fill_deep_doc
 from ._losses import (
     hash_centers,
@@ -15,16 +15,30 @@ from ._losses import (
     pairwise_similarity,
     spatial_anchor_loss,
 )
+from ._network import HeadNetwork
 
 __all__ = ["DAHP"]
 
 
-class _DAHPNet(HashingNetwork):
-    """Backbone features with dual attention after the chosen stages, a linear hash layer;
-    ``anchors`` (a buffer, so it is saved and pickled) holds the class anchors."""
+class _AnchorHead(nn.Module):
+    """Hash layer relaxed by tanh; ``anchors`` (a buffer, so it is saved and pickled) holds
+    the class anchors of this head's bits."""
 
-    def __init__(self, backbone, n_bits, n_classes, attention_stages, reduction, freeze):
-        super().__init__(backbone, freeze)
+    def __init__(self, in_features, n_bits, n_classes):
+        super().__init__()
+        self.hash = nn.Linear(in_features, n_bits)
+        self.register_buffer("anchors", torch.zeros(n_classes or 1, n_bits))
+
+    def forward(self, features):
+        codes = self.hash(features)
+        return {"codes": codes, "relaxed": torch.tanh(codes), "anchors": self.anchors}
+
+
+class _DAHPNet(HeadNetwork):
+    """Backbone features with dual attention after the chosen stages, then the heads."""
+
+    def __init__(self, backbone, heads, *, levels, attention_stages, reduction, freeze):
+        super().__init__(backbone, heads, levels=levels, freeze_backbone=freeze)
         channels = tuple(getattr(backbone, "stage_channels", ()))
         stages = tuple(attention_stages)
         valid = all(isinstance(s, Integral) and 1 <= s <= len(channels) for s in stages)
@@ -37,29 +51,17 @@ class _DAHPNet(HashingNetwork):
         self.attention = nn.ModuleDict(
             {f"stage{i}": DualAttention(channels[i - 1], reduction) for i in sorted(stages)}
         )
-        self.hash = nn.Linear(backbone.out_features, n_bits)
-        self.register_buffer("anchors", torch.zeros(n_classes or 1, n_bits))
 
-    def forward(self, x):
-        weights = {}
+    def rewrites_stages(self):
+        return bool(self.attention)
 
-        def attend(i, x):
-            name = f"stage{i}"
-            if name not in self.attention:
-                return x
-            x, channel, spatial = self.attention[name](x, return_weights=True)
-            weights[f"{name}_channel"], weights[f"{name}_spatial"] = channel, spatial
+    def rewrite_stage(self, i, x, extras):
+        name = f"stage{i}"
+        if name not in self.attention:
             return x
-
-        features = self.backbone(x, stage_hook=attend) if self.attention else self.backbone(x)
-        codes = self.hash(features)
-        return {
-            "codes": codes,
-            "features": features,
-            "relaxed": torch.tanh(codes),
-            "anchors": self.anchors,
-            **weights,
-        }
+        x, channel, spatial = self.attention[name](x, return_weights=True)
+        extras[f"{name}_channel"], extras[f"{name}_spatial"] = channel, spatial
+        return x
 
 
 @fill_deep_doc
@@ -159,6 +161,7 @@ class DAHP(BaseDeepHasher):
         backbone="resnet18",
         backbone_lr_scale="auto",
         freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -193,6 +196,7 @@ class DAHP(BaseDeepHasher):
         self.backbone = backbone
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
         self.precision = precision
@@ -218,19 +222,24 @@ class DAHP(BaseDeepHasher):
         options = {"small_input": self.small_input, "width": self.width}
         return {name: options for name in ("resnet18", "resnet34", "resnet50")}
 
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _AnchorHead(in_features, n_bits, n_classes)
+
     def _build_network(self, backbone, image_shape, n_classes):
+        plain = super()._build_network(backbone, image_shape, n_classes)  # heads and levels
         return _DAHPNet(
             backbone,
-            self.n_bits,
-            n_classes,
-            self.attention_stages,
-            self.reduction,
-            self.freeze_backbone,
+            list(plain.heads),
+            levels=plain.levels,
+            attention_stages=self.attention_stages,
+            reduction=self.reduction,
+            freeze=self.freeze_backbone,
         )
 
     def _init_network(self, network, generator):
-        n_classes = len(network.anchors)
-        network.anchors.copy_(hash_centers(n_classes, self.n_bits, generator=generator))
+        for head in network.heads:  # one set of anchors per code block
+            n_classes, n_bits = head.anchors.shape
+            head.anchors.copy_(hash_centers(n_classes, n_bits, generator=generator))
 
     def _loss(self, outputs, batch):
         Y, u = batch["y"], outputs["relaxed"]

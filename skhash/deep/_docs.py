@@ -26,6 +26,12 @@ backbone : str, torch.nn.Module or callable
     freeze_backbone : bool
         Train the hash layers only: the backbone's weights and batch-norm statistics stay
         as loaded.
+    levels : tuple of int or None
+        Multi-level codes: the backbone stages (1-based; e.g. ``(3, 4)``, the last two of a
+        ResNet) whose pooled output maps each feed a hash layer of their own, trained with
+        the method's loss; each gives a block of ``n_bits / len(levels)`` bits (in
+        ``code_blocks_``). Rank by one level or a weighted fusion with ``rerank="weighted"``
+        and ``bit_weights={level: weight}``. None hashes the backbone's final features.
     augmentation : "auto", dict, Augmentation or None
         Training augmentation on pixel values (before standardisation); "auto" is off below
         16 pixels a side and a mild random crop and rotation above (see
@@ -105,7 +111,9 @@ module_ : torch.nn.Module
     database_embedding_ : ndarray of shape (n_indexed, n_bits) or None
         The database's embeddings, kept for ``rerank="embedding"``.
     bit_weights_ : ndarray of shape (n_bits,) or None
-        The per-bit weights of re-ranking (given, or learnt at fit)."""
+        The per-bit weights of re-ranking (given, or learnt at fit).
+    code_blocks_ : dict or None
+        With ``levels``: ``{level: slice of the code's bits}``."""
 
 
 def fill_deep_doc(cls):

@@ -6,7 +6,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._base import BaseDeepHasher, HashingNetwork
+from ._base import BaseDeepHasher
 from ._docs import fill_deep_doc
 from ._losses import (
     classification_loss,
@@ -16,22 +16,18 @@ from ._losses import (
 )
 
 
-class _DPHBNet(HashingNetwork):
-    def __init__(self, backbone, n_bits, n_classes, freeze_backbone=False):
-        super().__init__(backbone, freeze_backbone)
-        self.hash = nn.Linear(backbone.out_features, n_bits)
+class _DPHBHead(nn.Module):
+    """Hash layer relaxed by tanh, and a classifier on the relaxed codes."""
+
+    def __init__(self, in_features, n_bits, n_classes):
+        super().__init__()
+        self.hash = nn.Linear(in_features, n_bits)
         self.classifier = nn.Linear(n_bits, n_classes)
 
-    def forward(self, x):
-        features = self.backbone(x)
+    def forward(self, features):
         codes = self.hash(features)
         relaxed = torch.tanh(codes)
-        return {
-            "codes": codes,
-            "features": features,
-            "relaxed": relaxed,
-            "logits": self.classifier(relaxed),
-        }
+        return {"codes": codes, "relaxed": relaxed, "logits": self.classifier(relaxed)}
 
 
 @fill_deep_doc
@@ -117,6 +113,7 @@ class DPHB(BaseDeepHasher):
         pretrained=None,
         backbone_lr_scale="auto",
         freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -151,6 +148,7 @@ class DPHB(BaseDeepHasher):
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
         self.precision = precision
@@ -177,8 +175,8 @@ class DPHB(BaseDeepHasher):
             "alexnet_bn": {"width": self.width, "fc_dim": self.fc_dim, "dropout": self.dropout}
         }
 
-    def _build_network(self, backbone, image_shape, n_classes):
-        return _DPHBNet(backbone, self.n_bits, n_classes, self.freeze_backbone)
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _DPHBHead(in_features, n_bits, n_classes)
 
     def _loss(self, outputs, batch):
         Y, u = batch["y"], outputs["relaxed"]

@@ -6,7 +6,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._base import BaseDeepHasher, HashingNetwork
+from ._base import BaseDeepHasher
 from ._docs import fill_deep_doc
 from ._losses import (
     bit_balance_loss,
@@ -17,20 +17,20 @@ from ._losses import (
 )
 
 
-class _DSBHNet(HashingNetwork):
-    def __init__(self, backbone, n_bits, n_classes, freeze_backbone=False):
-        super().__init__(backbone, freeze_backbone)
-        self.hash = nn.Linear(backbone.out_features, n_bits)
+class _DSBHHead(nn.Module):
+    """Hash layer, straight-through sign, and a classifier on the binary codes."""
+
+    def __init__(self, in_features, n_bits, n_classes):
+        super().__init__()
+        self.hash = nn.Linear(in_features, n_bits)
         self.classifier = nn.Linear(n_bits, n_classes)
 
-    def forward(self, x):
-        features = self.backbone(x)
+    def forward(self, features):
         codes = self.hash(features)
         relaxed = torch.tanh(codes)
         binary = sign_ste(relaxed, clip=None)
         return {
             "codes": codes,
-            "features": features,
             "relaxed": relaxed,
             "binary": binary,
             "logits": self.classifier(binary),
@@ -112,6 +112,7 @@ class DSBH(BaseDeepHasher):
         pretrained=None,
         backbone_lr_scale="auto",
         freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -146,6 +147,7 @@ class DSBH(BaseDeepHasher):
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
         self.precision = precision
@@ -171,8 +173,8 @@ class DSBH(BaseDeepHasher):
         options = {"channels": tuple(self.channels), "hidden": self.hidden}
         return {"small_cnn": {**options, "dropout": self.dropout}}
 
-    def _build_network(self, backbone, image_shape, n_classes):
-        return _DSBHNet(backbone, self.n_bits, n_classes, self.freeze_backbone)
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _DSBHHead(in_features, n_bits, n_classes)
 
     def _loss(self, outputs, batch):
         Y, b = batch["y"], outputs["binary"]

@@ -258,6 +258,7 @@ class SCAE(BaseDeepHasher):
         pretrained=None,
         backbone_lr_scale="auto",
         freeze_backbone=False,
+        levels=None,
         augmentation=None,
         device="auto",
         precision="auto",
@@ -292,6 +293,7 @@ class SCAE(BaseDeepHasher):
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
         self.precision = precision
@@ -314,6 +316,8 @@ class SCAE(BaseDeepHasher):
         self.bit_weights = bit_weights
 
     def _new_network(self, image_shape, n_classes):
+        if self.levels is not None:
+            raise ValueError("SCAE hashes one level: its auto-encoders take levels=None.")
         if self.backbone != "scae":
             return super()._new_network(image_shape, n_classes)
         channels, scales = tuple(self.channels), tuple(self.scales)
