@@ -96,6 +96,27 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
                 f"{name} has shape {y.shape[1:] or '1-D'} per sample, but the database labels "
                 f"have {like.shape[1:] or '1-D'}: use the same label form for both."
             )
+        y = _as_kind_of(y, like, name)
+    return y
+
+
+def _as_kind_of(y, like, name):
+    """``y`` in the dtype of the labels ``like`` (numbers stay numbers, strings strings), so
+    that joining them never turns every label into a string: a clear error otherwise."""
+    numbers = "biuf"
+    if (y.dtype.kind in numbers) != (like.dtype.kind in numbers):
+        raise ValueError(
+            f"{name} holds {'numbers' if y.dtype.kind in numbers else 'text'} ({y.dtype}) but "
+            f"the database labels are {'numbers' if like.dtype.kind in numbers else 'text'} "
+            f"({like.dtype}): give labels of the same kind."
+        )
+    if like.dtype.kind in "biu" and y.dtype.kind == "f":
+        if not np.equal(np.mod(y, 1), 0).all():
+            raise ValueError(
+                f"{name} holds fractional values, but the database labels are integers "
+                f"({like.dtype})."
+            )
+        return y.astype(like.dtype)
     return y
 
 
