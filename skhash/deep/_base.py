@@ -163,6 +163,40 @@ class BaseDeepHasher(BaseHasher):
     def _init_network(self, network, generator):
         """Initialise what the default initialisation does not (e.g. class anchors)."""
 
+    # -- the public entry points, documented for images ------------------------------
+    def fit(self, X, y=None):
+        """Train the network on ``X`` and index the codes of ``X`` as the database.
+
+        Parameters
+        ----------
+        X : array-like, list of image paths, or torch Dataset
+            Training images, streamed in batches: an array of images ``(n, C, H, W)``,
+            ``(n, H, W, C)`` or ``(n, H, W)`` in any numeric dtype (uint8 stays uint8 until a
+            batch is formed), flat rows ``(n, d)`` read as ``image_shape``, a list of image
+            files (decoded at ``image_shape``, by default 3x32x32), an
+            :class:`~skhash.deep.ImageFileDataset` (e.g. ``from_folder``), or any map-style
+            :class:`torch.utils.data.Dataset` of images or ``(image, label)`` pairs.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Class labels, a label-indicator matrix, or label sets; None takes the labels a
+            dataset carries. Supervised methods learn from them; they label the database.
+
+        Returns
+        -------
+        self : object
+            The fitted hasher.
+        """
+        return super().fit(X, y)
+
+    def transform(self, X):
+        """Binary codes of ``X`` (images in any form ``fit`` takes).
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_bits), dtype uint8
+            Codes in {0, 1}: the signs of :meth:`embed`.
+        """
+        return super().transform(X)
+
     # -- inputs -----------------------------------------------------------------------
     def _validate_input(self, X, *, reset):
         """Return an :class:`ImageSource` over ``X`` (validated, nothing copied)."""
