@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils.validation import check_labels, warn_if_nothing_relevant
+from ..utils.validation import check_labels, check_same_label_kind, warn_if_nothing_relevant
 from ._radius import BallEvaluation, _check_radii, precision_within_radius
 from ._ranking import (
     AveragePrecisionEvaluation,
@@ -19,7 +19,7 @@ from ._ranking import (
     precision_at_k,
     recall_at_k,
 )
-from ._validation import check_same_label_kind, warn_if_tie_order_matters
+from ._validation import warn_if_tie_order_matters
 
 __all__ = ["get_retrieval_scorer", "make_retrieval_scorer", "query_time"]
 
