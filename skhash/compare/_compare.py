@@ -171,7 +171,7 @@ def compare(
 
     **Times** are wall-clock on this machine, after a warm-up call (which loads compiled
     kernels): the median of up to three runs, or the single run of a fit that takes more
-    than 2 s. Speed claims belong in benchmarks on a quiet machine.
+    than 1 s. Speed claims belong in benchmarks on a quiet machine.
 
     The deep hashers of ``"all"`` train for a few epochs only (one to ten, see
     ``skhash.compare.DEEP_DEFAULTS``), so that the comparison runs in minutes on a CPU.

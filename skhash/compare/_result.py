@@ -263,7 +263,7 @@ class ComparisonResult:
         ----------
         metric : str, default="mAP"
             A measure of :attr:`table`, e.g. ``"mAP@k"`` or ``"fit_time_s"``.
-        ax : matplotlib Axes, default=None
+        ax : matplotlib.axes.Axes, default=None
             Where to draw; a new figure when None.
 
         Returns
@@ -432,7 +432,7 @@ class ComparisonResult:
             + (" (mean ± std)." if several else "."),
             "Relevant = shares a label with the query; the database is ranked by Hamming "
             "distance, ties in database order. Times: median of repeated runs after a warm-up "
-            "run (a fit over 2 s: its single run).",
+            "run (a fit over 1 s: its single run).",
             "",
             markdown_table(self.pretty_summary()),
             "",

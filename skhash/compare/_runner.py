@@ -32,7 +32,7 @@ logger = logging.getLogger("skhash.compare")
 # Timing budgets (seconds): a fit, an encoding or a search that takes longer than its budget
 # on the warm-up run is timed by that run alone; shorter ones are repeated (median of up to
 # three after one warm-up call).
-FIT_BUDGET_S = 2.0
+FIT_BUDGET_S = 1.0
 ENCODE_BUDGET_S = 1.0
 QUERY_BUDGET_S = 1.0
 # A model whose mAP closes less than this fraction of the gap between chance and 1 is at
