@@ -1,17 +1,40 @@
 """The base class shared by every hasher, classic and deep."""
 
+import threading
+import warnings
 from abc import abstractmethod
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .index import HammingIndex
 from .utils.validation import check_labels, warn_if_nothing_relevant
 
-__all__ = ["BaseHasher"]
+__all__ = ["BaseHasher", "check_numeric_dtype"]
+
+
+def check_numeric_dtype(X):
+    """Refuse dates and durations with a clear error: scikit-learn's validation would cast
+    datetime64 and timedelta64 silently to nanoseconds (strings and complex numbers it
+    refuses itself)."""
+    kind = getattr(getattr(X, "dtype", None), "kind", "f")
+    if kind in "Mm":
+        raise TypeError(f"X must hold numbers; got an array of dtype {X.dtype}.")
+    return X
+
+
+def _warn_if_one_code(hasher, codes):
+    if len(codes) > 1 and not (codes != codes[0]).any():
+        warnings.warn(
+            f"{type(hasher).__name__} gives every training sample the same code: the model "
+            "cannot tell items apart (untrained, diverged, or features too small to split).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
 
 class BaseHasher(TransformerMixin, BaseEstimator):
@@ -66,9 +89,14 @@ class BaseHasher(TransformerMixin, BaseEstimator):
 
     def _validate_input(self, X, *, reset):
         """Validate ``X`` (and set ``n_features_in_`` when ``reset``); 2-D floats by default."""
+        check_numeric_dtype(X)
         return validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
         )
+
+    def _labels_of(self, X):
+        """Labels carried by validated input ``X`` itself (a labelled dataset), else None."""
+        return None
 
     def _check_enough_samples(self, n_samples):
         if n_samples < 2:
@@ -107,13 +135,25 @@ class BaseHasher(TransformerMixin, BaseEstimator):
 
     def _fit_and_index(self, X, y):
         self._validate_params()
-        X = self._validate_input(X, reset=True)
-        self._check_enough_samples(len(X))
-        y = check_labels(y, n_samples=len(X), required=self._requires_y())
-        self._fit(X, y)
-        codes = self._encode(X)
-        self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
-        self.database_labels_ = y
+        # Atomic: a failed or interrupted fit (KeyboardInterrupt too) restores every attribute,
+        # so a fitted hasher never ends up with a new model over its old database. Fitting
+        # replaces attributes rather than changing them in place, so a shallow copy suffices.
+        saved = self.__dict__.copy()
+        try:
+            X = self._validate_input(X, reset=True)
+            self._check_enough_samples(len(X))
+            if y is None:
+                y = self._labels_of(X)
+            y = check_labels(y, n_samples=len(X), required=self._requires_y())
+            self._fit(X, y)
+            codes = self._encode(X)
+            _warn_if_one_code(self, codes)
+            self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
+            self.database_labels_ = y
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
         return codes
 
     def _requires_y(self):
@@ -192,6 +232,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "index_")
         X = self._validate_input(X, reset=False)
+        if y is None and self.database_labels_ is not None:
+            y = self._labels_of(X)
         labelled = self.database_labels_ is not None
         if labelled and y is None:
             raise ValueError("The database is labelled: add() needs y for the new items.")
@@ -199,9 +241,27 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             raise ValueError("The database was fitted without labels: add() cannot take y.")
         if labelled:
             y = check_labels(y, n_samples=len(X), like=self.database_labels_)
-            self.database_labels_ = np.concatenate([self.database_labels_, y])
-        self.index_.add(self._encode(X))
+        codes = self._encode(X)
+        # Everything is computed before the database changes; the lock keeps codes and labels
+        # of concurrent adds together.
+        with self._database_lock:
+            if labelled:
+                labels = np.concatenate([self.database_labels_, y])
+            self.index_.add(codes)
+            if labelled:
+                self.database_labels_ = labels
         return self
+
+    @property
+    def _database_lock(self):
+        # Created on first use (dict.setdefault is atomic), never pickled or cloned.
+        return self.__dict__.setdefault("_lock", threading.Lock())
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_lock" in state:
+            state = {k: v for k, v in state.items() if k != "_lock"}
+        return state
 
     def _query_codes(self, X):
         """Codes of the queries, or of the database itself when ``X`` is None."""

@@ -22,8 +22,8 @@ from skhash.deep import (  # noqa: E402
     EarlyStopping,
 )
 from skhash.deep import _losses as L  # noqa: E402
-from skhash.deep._base import resolve_device  # noqa: E402
-from skhash.deep._trainer import _batches  # noqa: E402
+from skhash.deep._device import resolve_device  # noqa: E402
+from skhash.deep._inputs import batch_bounds  # noqa: E402
 
 TINY = dict(
     channels=(8, 8, 8), hidden=16, max_epochs=2, batch_size=32, device="cpu", random_state=0
@@ -82,10 +82,9 @@ def test_pickle_round_trip_is_device_free(digits):
     X, y = digits
     hasher = tiny().fit(X, y)
     state = hasher.__getstate__()
-    assert "module_" not in state
     leaves = list(_walk(state))
-    assert not any(isinstance(v, (torch.device, torch.nn.Module, torch.Generator)) for v in leaves)
-    tensors = [v for v in leaves if isinstance(v, torch.Tensor)]
+    assert not any(isinstance(v, (torch.device, torch.Generator)) for v in leaves)
+    tensors = list(state["module_"].state_dict().values())
     assert tensors and all(t.device.type == "cpu" for t in tensors)
     clone = pickle.loads(pickle.dumps(hasher))
     assert clone.device_ == "cpu" and isinstance(clone.module_, torch.nn.Module)
@@ -114,10 +113,20 @@ def test_cuda_without_cuda_is_a_clear_error(digits, device):
         tiny(device=device).fit(X, y)
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU", "mps"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU", "cuda:-1", 0])
 def test_unknown_device_is_an_error(device):
     with pytest.raises(ValueError, match="device must be"):
         resolve_device(device)
+
+
+def test_devices_as_strings_and_torch_devices():
+    assert resolve_device(torch.device("cpu")) == "cpu"
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS is not available"):
+            resolve_device("mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device(torch.device("cuda", 0))
 
 
 def test_auto_device_picks_cuda_only_when_available():
@@ -255,7 +264,9 @@ def test_callbacks_and_early_stopping(digits, tmp_path):
     rec, stop = Recorder(), EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
     ckpt = Checkpoint(path=tmp_path / "best.pt", monitor="train_loss")
     hasher = tiny(max_epochs=10, callbacks=[rec, stop, ckpt]).fit(X, y)
-    assert rec.calls == ["begin", 1, 2, "end"]  # no relative improvement of 1000%
+    fitted = hasher.callbacks_[-3]  # after the built-in LRScheduler
+    assert fitted.calls == ["begin", 1, 2, "end"]  # no relative improvement of 1000%
+    assert not hasattr(rec, "calls") and hasher.callbacks == [rec, stop, ckpt]  # untouched
     assert len(hasher.history_) == 2
     saved = torch.load(tmp_path / "best.pt")
     assert set(saved) == set(hasher.module_.state_dict())
@@ -272,10 +283,14 @@ def test_validation_split_early_stopping(digits):
 def test_warm_start_continues_training(digits):
     X, y = digits
     hasher = tiny(warm_start=True).fit(X, y)
-    module = hasher.module_
+    before = {k: v.clone() for k, v in hasher.module_.state_dict().items()}
     hasher.fit(X, y)
-    assert hasher.module_ is module
     assert [r["epoch"] for r in hasher.history_] == [1, 2, 3, 4]
+    after = hasher.module_.state_dict()
+    assert not torch.equal(before["hash.weight"], after["hash.weight"])
+    # continued from the first fit's weights: a second network trained from scratch differs
+    cold = tiny(max_epochs=4).fit(X, y)
+    assert not torch.equal(cold.module_.state_dict()["hash.weight"], after["hash.weight"])
     cold = tiny().fit(X, y)
     cold.fit(X, y)
     assert [r["epoch"] for r in cold.history_] == [1, 2]
@@ -290,9 +305,9 @@ def test_verbose_shows_a_progress_bar(digits, capsys):
 
 
 def test_single_item_last_batch_is_merged():
-    assert _batches(5, 2) == [(0, 2), (2, 5)]
-    assert _batches(4, 2) == [(0, 2), (2, 4)]
-    assert _batches(1, 4) == [(0, 1)]
+    assert batch_bounds(5, 2) == [(0, 2), (2, 5)]
+    assert batch_bounds(4, 2) == [(0, 2), (2, 4)]
+    assert batch_bounds(1, 4) == [(0, 1)]
 
 
 # -- sklearn integration -------------------------------------------------------------------
