@@ -1,6 +1,7 @@
 """The gallery examples, run as a user runs them (``python examples/plot_x.py``): they finish,
 show their figures, and their text agrees with their numbers (issue 15)."""
 
+import os
 import runpy
 from pathlib import Path
 
@@ -16,18 +17,26 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SLOW = {"plot_classic_vs_deep.py"}
 
 
-def _run(name, monkeypatch):
-    """Run an example as ``__main__``; return its globals and the figures open at show()."""
-    shown = []
-    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.get_fignums()))
-    monkeypatch.chdir(EXAMPLES)
-    plt.close("all")
-    try:
-        namespace = runpy.run_path(str(EXAMPLES / name), run_name="__main__")
-    finally:
-        figures = {n: plt.figure(n) for n in plt.get_fignums()}
+_RUNS = {}
+
+
+def _run(name):
+    """Run an example as ``__main__`` (once per test session); return its globals and the
+    figures open when it called ``plt.show()``."""
+    if name not in _RUNS:
+        shown = []
+        original_show, cwd = plt.show, os.getcwd()
+        plt.show = lambda *a, **k: shown.append(plt.get_fignums())
+        os.chdir(EXAMPLES)
         plt.close("all")
-    return namespace, shown, figures
+        try:
+            namespace = runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+        finally:
+            plt.show = original_show
+            os.chdir(cwd)
+            plt.close("all")  # the namespace keeps the figures the tests look at
+        _RUNS[name] = namespace, shown
+    return _RUNS[name]
 
 
 @pytest.mark.parametrize(
@@ -37,14 +46,14 @@ def _run(name, monkeypatch):
         for p in sorted(EXAMPLES.glob("plot_*.py"))
     ],
 )
-def test_example_runs_and_shows_its_figures(name, monkeypatch):
-    _, shown, _ = _run(name, monkeypatch)
+def test_example_runs_and_shows_its_figures(name):
+    _, shown = _run(name)
     # Run as a script, each example ends by showing every figure it drew.
     assert shown and shown[-1], f"{name} does not call plt.show() with its figures open"
 
 
-def test_grid_search_figure_is_readable(monkeypatch):
-    namespace, _, _ = _run("plot_grid_search.py", monkeypatch)
+def test_grid_search_figure_is_readable():
+    namespace, _ = _run("plot_grid_search.py")
     fig = namespace["fig"]
     ax = fig.axes[0]
     fig.canvas.draw()
@@ -57,8 +66,8 @@ def test_grid_search_figure_is_readable(monkeypatch):
     assert legend.x0 >= ax.get_window_extent().x1
 
 
-def test_robustness_example_plots_the_drop(monkeypatch):
-    namespace, _, _ = _run("plot_robustness.py", monkeypatch)
+def test_robustness_example_plots_the_drop():
+    namespace, _ = _run("plot_robustness.py")
     drops = namespace["drops"]
     ax = namespace["fig"].axes[0]
     assert "drop" in ax.get_ylabel()
@@ -68,8 +77,8 @@ def test_robustness_example_plots_the_drop(monkeypatch):
 
 
 @pytest.mark.slow
-def test_classic_vs_deep_says_what_its_table_shows(monkeypatch):
-    namespace, _, _ = _run("plot_classic_vs_deep.py", monkeypatch)
+def test_classic_vs_deep_says_what_its_table_shows():
+    namespace, _ = _run("plot_classic_vs_deep.py")
     summary = namespace["result"].summary().set_index(["method", "bits"])["mAP"]
     source = (EXAMPLES / "plot_classic_vs_deep.py").read_text()
     assert "of the query's class more often" in source
