@@ -131,8 +131,9 @@ def test_robustness_marks_degenerate_models(digits):
     from skhash.compare._result import robustness_markdown
 
     text = robustness_markdown(drops, (2, 16))
-    assert "LSH (degenerate) 2" in text
-    assert "Smallest mean drop:" in text and "LSH (degenerate)" not in text.split("Smallest")[1]
+    assert "| LSH 2 (degenerate) |" in text and "| ITQ 16 |" in text
+    best = text.split("Highest mAP on perturbed queries")[1]
+    assert best.startswith(" (mean over the perturbations): ITQ at 16 bits")
 
 
 # -- timing --------------------------------------------------------------------------------
