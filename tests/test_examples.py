@@ -84,3 +84,14 @@ def test_classic_vs_deep_says_what_its_table_shows():
     assert "of the query's class more often" in source
     for bits in (16, 32):  # the claim: DSBH beats both classic hashers at every length
         assert summary[("DSBH", bits)] > max(summary[("ITQ", bits)], summary[("LSH", bits)])
+
+
+def test_readme_quick_start_prints_what_it_says(capsys):
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    promised = [
+        line.split("prints", 1)[1].strip() for line in block.splitlines() if "prints" in line
+    ]
+    assert promised, "the quick start's comment no longer says what it prints"
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split() == promised
