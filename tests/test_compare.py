@@ -274,6 +274,10 @@ def test_cli_errors(tmp_path, capsys):
         main(["compare", "--dataset", str(tmp_path / "missing"), "--quiet"])
     assert "image folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
+        main(["compare", "--protocol", "cifar10", "--out", str(tmp_path), "--quiet"])
+    assert exc.value.code == 2
+    assert "Too few samples for the 'cifar10' protocol" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
     assert "compare" in capsys.readouterr().out

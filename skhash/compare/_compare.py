@@ -173,7 +173,7 @@ def compare(
     kernels): the median of up to three runs, or the single run of a fit that takes more
     than 1 s. Speed claims belong in benchmarks on a quiet machine.
 
-    The deep hashers of ``"all"`` train for a few epochs only (one to ten, see
+    The deep hashers of ``"all"`` train for a few epochs only (two to five, see
     ``skhash.compare.DEEP_DEFAULTS``), so that the comparison runs in minutes on a CPU.
     Their scores show what a short training gives, not what the methods reach in their
     papers. Pass your own estimators (e.g. ``DSBH(max_epochs=100)``) for longer trainings.
