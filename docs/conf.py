@@ -16,8 +16,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE / "_ext"))
 
-import skhash  # noqa: E402
 from inventories import write_inventories  # noqa: E402
+
+import skhash  # noqa: E402
 
 project = "skhash"
 author = "skhash developers"
@@ -112,18 +113,18 @@ _deep_hashers, _deep_helpers = _deep_classes()
 
 
 def _write_stubs(module, names, template):
-    """Stub pages from the autosummary class template (all these classes are estimators
-    or not, as ``estimators`` says, which decides the template's conditional block)."""
+    """Stub pages from the autosummary class template; the template's conditional block
+    (sklearn's shared ``get_params``/``set_params``) is kept for the hashers only."""
+    estimator = module == "skhash"
     for name in names:
         title = f"{module}.{name}"
         stub = template.replace(
             "{{ fullname | escape | underline }}", f"{title}\n{'=' * len(title)}"
         )
         stub = stub.replace("{{ module }}", module).replace("{{ objname }}", name)
-        estimator = module == "skhash"
         stub = re.sub(
             r"{% if [^%]*%}(.*?){% endif %}\n",
-            lambda m: m.group(1) if estimator else "",
+            r"\1" if estimator else "",
             stub,
             flags=re.S,
         )
