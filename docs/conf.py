@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import sklearn.base as _sklearn_base
 
 matplotlib.use("Agg")
 
@@ -85,12 +86,12 @@ numpydoc_xref_ignore = {
 
 
 def _deep_classes():
-    """Deep hashers and deep-training helpers that import here (needs torch)."""
+    """Deep hashers and the other public classes of skhash.deep, by name (needs torch)."""
     if importlib.util.find_spec("torch") is None:
-        return [], []
+        return {}, {}
     import skhash.deep as deep
 
-    hashers, helpers = [], []
+    hashers, helpers = {}, {}
     for name in deep.__all__:
         try:
             obj = getattr(deep, name)
@@ -98,7 +99,7 @@ def _deep_classes():
             continue
         if name == "BaseDeepHasher" or not inspect.isclass(obj):
             continue
-        (hashers if issubclass(obj, deep.BaseDeepHasher) else helpers).append(name)
+        (hashers if issubclass(obj, deep.BaseDeepHasher) else helpers)[name] = obj
     return hashers, helpers
 
 
@@ -112,22 +113,20 @@ _class_template = (HERE / "_templates" / "class.rst").read_text()
 _deep_hashers, _deep_helpers = _deep_classes()
 
 
-def _write_stubs(module, names, template):
-    """Stub pages from the autosummary class template; the template's conditional block
-    (sklearn's shared ``get_params``/``set_params``) is kept for the hashers only."""
-    estimator = module == "skhash"
-    for name in names:
+def _write_stubs(module, classes, template):
+    """Stub pages from the autosummary class template. The template's conditional block
+    (scikit-learn's shared get_params/set_params) stays for estimators only; torch modules
+    and datasets document their own members, not the hundred torch gives them."""
+    for name, obj in classes.items():
         title = f"{module}.{name}"
         stub = template.replace(
             "{{ fullname | escape | underline }}", f"{title}\n{'=' * len(title)}"
         )
         stub = stub.replace("{{ module }}", module).replace("{{ objname }}", name)
-        stub = re.sub(
-            r"{% if [^%]*%}(.*?){% endif %}\n",
-            r"\1" if estimator else "",
-            stub,
-            flags=re.S,
-        )
+        keep = r"\1" if hasattr(obj, "get_params") else ""
+        stub = re.sub(r"{% if [^%]*%}(.*?){% endif %}\n", keep, stub, flags=re.S)
+        if not issubclass(obj, _sklearn_base.BaseEstimator):
+            stub = stub.replace("   :inherited-members:\n", "")
         (_stubs / f"{module}.{name}.rst").write_text(stub)
 
 
@@ -143,7 +142,8 @@ if _deep_hashers:
     _write_stubs("skhash.deep", _deep_helpers, _class_template)
     (_generated / "api_deep.rst").write_text(_autosummary("skhash", _deep_hashers))
     (_generated / "api_deep_helpers.rst").write_text(
-        "Training helpers of the deep hashers (``callbacks=[...]``, ``augmentation=...``):\n\n"
+        "Training helpers, networks and data sets of the deep hashers (``callbacks=[...]``, "
+        "``augmentation=...``, ``backbone=...``):\n\n"
         + _autosummary("skhash.deep", _deep_helpers)
         + "\n.. currentmodule:: skhash\n"
     )
