@@ -126,7 +126,7 @@ def _write_stubs(module, classes, template):
         keep = r"\1" if hasattr(obj, "get_params") else ""
         stub = re.sub(r"{% if [^%]*%}(.*?){% endif %}\n", keep, stub, flags=re.S)
         if not issubclass(obj, _sklearn_base.BaseEstimator):
-            stub = stub.replace("   :inherited-members:\n", "")
+            stub = stub.replace("   :inherited-members:\n", "   :no-inherited-members:\n")
         (_stubs / f"{module}.{name}.rst").write_text(stub)
 
 
