@@ -95,6 +95,7 @@ def test_torch_datasets_stream_and_carry_their_labels(rgb_images):
     np.testing.assert_array_equal(ind, hasher.kneighbors(X, n_neighbors=3)[1])
     assert hasher.radius_neighbors(data, radius=1)[1].shape == (48,)
     assert hasher.score(data, y) == pytest.approx(hasher.score(X, y))
+    assert hasher.score(data) == hasher.score(data, y)  # its own labels
     hasher.add(data)  # labels of the added items come from the dataset too
     assert hasher.index_.n_indexed_ == 96
     np.testing.assert_array_equal(hasher.database_labels_[48:], y)
@@ -137,6 +138,16 @@ def test_image_file_dataset_and_path_lists(tmp_path, rgb_images):
     np.testing.assert_array_equal(hasher.database_labels_, y)
     # the files hold the array's pixels: codes equal those of the array, in [0, 1]
     np.testing.assert_array_equal(hasher.transform(paths), hasher.transform(X / 255.0))
+    for i in range(12):  # a class-per-subfolder tree of the same files
+        (tmp_path / "tree" / f"c{y[i]}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(X[i]).save(tmp_path / "tree" / f"c{y[i]}" / f"{i}.png")
+    folder = ImageFileDataset.from_folder(tmp_path / "tree", image_size=12)
+    assert folder.classes == ["c0", "c1", "c2"] and len(folder) == 12
+    np.testing.assert_array_equal(np.sort(hasher.fit(folder).database_labels_), np.sort(y[:12]))
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{i}.png {y[i]}\n" for i in range(5)))
+    listed = ImageFileDataset.from_list(listing, root=tmp_path, image_size=12)
+    np.testing.assert_array_equal(listed.targets, y[:5])
     with pytest.raises(FileNotFoundError, match="missing.png"):
         ImageFileDataset([str(tmp_path / "missing.png")])
     with pytest.raises(ValueError, match="2 labels"):

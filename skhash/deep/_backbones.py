@@ -123,6 +123,7 @@ class StagedBackbone(nn.Module):
     """
 
     input_kind = "image"
+    channels_last_ok = True  # written for channels-last tensors (no .view on feature maps)
     pretrained_ignored = ()
     first_conv = None
 

@@ -2,8 +2,7 @@
 ``{deep_parameters}`` and ``{deep_attributes}`` (written once, read in every class's help);
 each parameter's ``default=`` is taken from the class's own signature."""
 
-import inspect
-import re
+from ..utils.docstrings import fill_doc
 
 __all__ = ["fill_deep_doc"]
 
@@ -73,7 +72,8 @@ backbone : str, torch.nn.Module or callable
         workers fewer threads than the main process).
     n_jobs : int or None
         Threads of the Hamming search and of torch on the CPU while fitting and encoding
-        (-1: every core); None leaves torch's own thread setting."""
+        (-1: every core); None leaves torch's own thread setting.
+    {search_parameters}"""
 
 DEEP_ATTRIBUTES = """\
 module_ : torch.nn.Module
@@ -101,29 +101,14 @@ module_ : torch.nn.Module
     index_ : HammingIndex
         The database of codes.
     database_labels_ : ndarray or None
-        Labels of the database items."""
-
-
-_PARAMETER_LINE = re.compile(r"^(\s*)(\w+) : (.+)$", re.MULTILINE)
-
-
-def _with_defaults(text, signature):
-    def add_default(match):
-        indent, name, kind = match.groups()
-        parameter = signature.parameters.get(name)
-        if parameter is None or parameter.default is inspect.Parameter.empty:
-            return match.group(0)
-        return f"{indent}{name} : {kind}, default={parameter.default!r}"
-
-    return _PARAMETER_LINE.sub(add_default, text)
+        Labels of the database items.
+    database_embedding_ : ndarray of shape (n_indexed, n_bits) or None
+        The database's embeddings, kept for ``rerank="embedding"``.
+    bit_weights_ : ndarray of shape (n_bits,) or None
+        The per-bit weights of re-ranking (given, or learnt at fit)."""
 
 
 def fill_deep_doc(cls):
     """Class decorator: put the shared parameter and attribute descriptions in the docstring,
     with the class's own defaults."""
-    if cls.__doc__:
-        parameters = _with_defaults(DEEP_PARAMETERS, inspect.signature(cls.__init__))
-        cls.__doc__ = cls.__doc__.replace("{deep_parameters}", parameters).replace(
-            "{deep_attributes}", DEEP_ATTRIBUTES
-        )
-    return cls
+    return fill_doc(cls, deep_parameters=DEEP_PARAMETERS, deep_attributes=DEEP_ATTRIBUTES)

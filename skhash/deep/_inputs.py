@@ -265,6 +265,33 @@ class ImageFileDataset(Dataset):
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"Image file {path!r} does not exist.")
 
+    @classmethod
+    def from_folder(cls, path, **kwargs):
+        """The images of a class-per-subfolder tree (torchvision's ``ImageFolder`` layout),
+        labelled by subfolder, found with :func:`skhash.datasets.load_image_folder` (nothing
+        decoded until read). Keyword arguments go to the constructor.
+
+        Returns
+        -------
+        dataset : ImageFileDataset
+            With ``classes``, the subfolder names in label order.
+        """
+        from ..datasets import load_image_folder
+
+        found = load_image_folder(path, decode=False)
+        dataset = cls(found.filenames, labels=found.target, **kwargs)
+        dataset.classes = list(found.target_names)
+        return dataset
+
+    @classmethod
+    def from_list(cls, list_file, *, root=None, **kwargs):
+        """The images of a DeepHash-pytorch list file (``path label ...`` lines, one-hot rows
+        or class ids), read with :func:`skhash.datasets.load_image_list`."""
+        from ..datasets import load_image_list
+
+        found = load_image_list(list_file, root=root)
+        return cls(found.filenames, labels=found.target, **kwargs)
+
     @property
     def image_shape(self):
         return (self.n_channels, *self.image_size)
@@ -419,8 +446,9 @@ def pixel_stats(source, batch_size, *, per_feature=False, max_items=4096, genera
 
     Every item of an in-memory source is used; a random sample of ``max_items`` otherwise
     (decoding files twice for exact statistics costs more than it changes). Statistics are per
-    channel, or per feature (each ``(c, h, w)`` position) when ``per_feature``. Sums are in
-    float64 around the first batch's mean, so large pixel values lose no precision.
+    channel, or per feature (each ``(c, h, w)`` position) when ``per_feature``. Each batch's
+    mean and sum of squared deviations are merged into the running ones in float64 (Chan et
+    al.'s parallel update), so no float64 copy of a batch is made and precision holds.
 
     Returns
     -------
@@ -434,21 +462,22 @@ def pixel_stats(source, batch_size, *, per_feature=False, max_items=4096, genera
     if not source.in_memory and n > max_items:
         indices = torch.randperm(n, generator=generator)[:max_items].sort().values
     axes = (0,) if per_feature else (0, 2, 3)
-    count, shift, total, total_sq = 0, None, 0.0, 0.0
+    count, mean, m2 = 0, 0.0, 0.0
     low, high = math.inf, -math.inf
     for images, _ in source.batches(batch_size, indices=indices):
-        x = images.to(torch.float64)
-        if shift is None:
-            shift = x.mean(dim=axes, keepdim=True)
-        d = x - shift
-        total = total + d.sum(dim=axes, keepdim=True)
-        total_sq = total_sq + (d * d).sum(dim=axes, keepdim=True)
-        count += x.numel() // shift.numel()
+        x = images.float()
+        size = x.numel() // (x[0].numel() if per_feature else x.shape[1])
+        batch_mean = x.mean(dim=axes, keepdim=True)
+        batch_m2 = (x - batch_mean).square_().sum(dim=axes, keepdim=True).double()
+        batch_mean = batch_mean.double()
+        delta = batch_mean - mean
+        total = count + size
+        mean = mean + delta * (size / total)
+        m2 = m2 + batch_m2 + delta * delta * (count * size / total)
+        count = total
         low, high = min(low, float(x.min())), max(high, float(x.max()))
-    mean_d = total / count
-    var = (total_sq / count - mean_d * mean_d).clamp_min(0)
-    mean = (shift + mean_d).squeeze(0)
-    std = var.sqrt().squeeze(0)
+    mean = mean.squeeze(0)
+    std = (m2 / count).sqrt().squeeze(0)
     std = torch.where(std < 1e-6, torch.ones_like(std), std)
     if not per_feature:
         mean, std = mean.flatten(), std.flatten()

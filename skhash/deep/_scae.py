@@ -45,6 +45,7 @@ class _SCAEEncoder(nn.Module):
 
     input_kind = "image"
     builtin = True
+    channels_last_ok = True
 
     def __init__(self, image_shape, channels, scales, pool_size):
         super().__init__()
@@ -274,6 +275,9 @@ class SCAE(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -305,6 +309,9 @@ class SCAE(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _new_network(self, image_shape, n_classes):
         if self.backbone != "scae":
