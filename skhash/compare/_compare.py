@@ -31,8 +31,8 @@ def _retrieval_measures(cell, y, *, k, radius):
         max_time=QUERY_BUDGET_S,
     )
     row = {
-        "mAP@k": mean_average_precision(y_query, y_db, distances, k=k),
-        "precision@k": precision_at_k(y_query, y_db, distances, k),
+        "mAP@k": mean_average_precision(y_query, y_db, distances, k=k, tie_aware=True),
+        "precision@k": precision_at_k(y_query, y_db, distances, k, tie_aware=True),
         "precision@radius": precision_within_radius(y_query, y_db, distances, radius=radius),
         "query_ms_per_query": 1e3 * query.median / len(q),
     }
@@ -45,7 +45,7 @@ def _retrieval_measures(cell, y, *, k, radius):
         {
             "curve": "precision@k",
             "x": ks,
-            "precision": precision_at_k(y_query, y_db, distances, ks),
+            "precision": precision_at_k(y_query, y_db, distances, ks, tie_aware=True),
             "recall": np.nan,
         }
     )
@@ -159,6 +159,10 @@ def compare(
     diagnostics ``distinct_codes`` and ``constant_bits`` (over the database codes); and for
     deep hashers that early-stop ``epochs_run`` and ``best_epoch`` (the epoch whose weights
     were kept, chosen on the validation split).
+
+    **Ties.** The ranking scores are tie-aware (``tie_aware=True`` in
+    :mod:`skhash.metrics`): items at equal Hamming distance count in every order with equal
+    weight, so a score does not depend on the order of the database.
 
     **Failures.** A setting that raises (PCA hashing asked for more bits than features, a
     deep hasher out of memory...) is recorded with ``status="failed"`` and the error in

@@ -433,7 +433,8 @@ class ComparisonResult:
             self.protocol.describe(self.n_query, self.n_train, self.n_database)
             + (" (mean ± std)." if several else "."),
             "Relevant = shares a label with the query; the database is ranked by Hamming "
-            "distance, ties in database order. Times: median of repeated runs after a warm-up "
+            "distance; scores are tie-aware (the mean over every order of items at equal "
+            "distance). Times: median of repeated runs after a warm-up "
             "run (a fit over 1 s: its single run).",
             "",
             markdown_table(self.pretty_summary()),

@@ -145,7 +145,7 @@ def _perturbed_map(cell, y, perturbed, map_k):
         if cell.family != "deep":
             queries = queries.reshape(len(queries), -1)
         distances = cell.index.distances(cell.hasher.transform(queries))
-        value = mean_average_precision(y[q], y[db], distances, k=k)
+        value = mean_average_precision(y[q], y[db], distances, k=k, tie_aware=True)
         clean = cell.row["mAP"]
         rows.append(
             {

@@ -217,7 +217,9 @@ def _fit_and_rank(cell, y, map_k):
     cell.index = HammingIndex().fit(database_codes)
     cell.distances = cell.index.distances(cell.query_codes)
     k = None if map_k is None else min(map_k, len(db))
-    clean = mean_average_precision(y[q], y[db], cell.distances, k=k)
+    # Tie-aware: codes leave many items at equal distance, and an order among them that
+    # depends on the database order would make the scores depend on it too.
+    clean = mean_average_precision(y[q], y[db], cell.distances, k=k, tie_aware=True)
     chance = float(cell.n_relevant.mean()) / len(db)
     distinct, constant, reason = diagnose(database_codes, y[db], clean, chance)
     epochs, best_epoch = _selection(cell.hasher)
