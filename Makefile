@@ -16,10 +16,10 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null \
-	  || if $(BIN)/pip install -q --dry-run --no-index --no-deps "$(LOCAL_TORCH)" >/dev/null 2>&1; \
-	     then $(BIN)/pip install -q "$(LOCAL_TORCH)"; \
-	     else $(BIN)/pip install -q $(TORCH_SPEC); fi
-	$(BIN)/pip install -q -e ".[deep,dask,dev]"
+	  || if $(BIN)/python -m pip install -q --dry-run --no-index --no-deps "$(LOCAL_TORCH)" >/dev/null 2>&1; \
+	     then $(BIN)/python -m pip install -q "$(LOCAL_TORCH)"; \
+	     else $(BIN)/python -m pip install -q $(TORCH_SPEC); fi
+	$(BIN)/python -m pip install -q -e ".[deep,dask,dev]"
 	touch $@
 
 demo: setup
@@ -53,7 +53,7 @@ lint:
 	$(BIN)/python -m ruff format skhash tests benchmarks examples
 
 docs: setup
-	$(BIN)/pip install -q -e ".[docs]"
+	$(BIN)/python -m pip install -q -e ".[docs]"
 	$(BIN)/python -m sphinx -W -b html docs docs/_build/html
 
 bench: setup
