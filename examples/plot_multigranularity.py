@@ -82,12 +82,8 @@ for name, weights in [
     ("fused 1:1", None),
     ("fused 1:3", {2: 1.0, 3: 3.0}),
 ]:
-    if weights is None:
-        deep.set_params(rerank=None, bit_weights=None)
-        deep.bit_weights_ = None
-    else:
-        deep.set_params(rerank="weighted", rerank_factor=None, bit_weights=weights)
-        deep.bit_weights_ = deep._resolve_bit_weights(deep.index_.codes_, None, None)
+    # search parameters act at once on the fitted hasher: no refit
+    deep.set_params(rerank=weights and "weighted", rerank_factor=None, bit_weights=weights)
     precision, score, seconds, ind = evaluate(deep, queries)
     rankings[f"DSBH {name}"] = ind
     print(f"{name:<28}{precision:7.3f}{score:7.3f}{seconds:9.3f}")
