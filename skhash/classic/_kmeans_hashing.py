@@ -7,6 +7,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..base import BaseHasher
+from ..utils.docstrings import fill_doc
 from ._pca_utils import fit_pca, project
 
 
@@ -57,6 +58,7 @@ def _affinity_kmeans(V, n_bits, n_iter, affinity_weight, rng):
     return centers, scale
 
 
+@fill_doc
 class KMeansHashing(BaseHasher):
     """K-means hashing: product quantization whose center indices keep center distances.
 
@@ -85,6 +87,7 @@ class KMeansHashing(BaseHasher):
         Breaks ties in the initial centers. Pass an int for reproducible codes.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -138,6 +141,9 @@ class KMeansHashing(BaseHasher):
         n_iter=50,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.bits_per_subspace = bits_per_subspace
@@ -145,6 +151,9 @@ class KMeansHashing(BaseHasher):
         self.n_iter = n_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _subspace_bits(self):
         b = min(self.bits_per_subspace, self.n_bits)

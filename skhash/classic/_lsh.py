@@ -3,9 +3,11 @@
 from sklearn.utils import check_random_state
 
 from ..base import BaseHasher
+from ..utils.docstrings import fill_doc
 from ._pca_utils import project
 
 
+@fill_doc
 class LSH(BaseHasher):
     """Random-hyperplane locality-sensitive hashing (SimHash), centred on the data mean.
 
@@ -22,6 +24,7 @@ class LSH(BaseHasher):
         Draws the hyperplanes. Pass an int for reproducible codes.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -58,10 +61,22 @@ class LSH(BaseHasher):
     (2, 3)
     """
 
-    def __init__(self, n_bits=32, *, random_state=None, n_jobs=None):
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        random_state=None,
+        n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
+    ):
         self.n_bits = n_bits
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
