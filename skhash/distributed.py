@@ -21,6 +21,7 @@ Requires ``dask[array]`` (``pip install "skhash[dask]"``); ``distributed`` for a
 import copy
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, HammingIndex
@@ -184,7 +185,7 @@ def _merge_tree(parts, merge, *args):
     return parts[0]
 
 
-class DaskHammingIndex:
+class DaskHammingIndex(BaseEstimator):
     """Exact Hamming search over codes sharded across Dask workers.
 
     Each row block of the code array becomes one :class:`~skhash.index.HammingIndex` shard,
@@ -370,6 +371,9 @@ class DaskHammingIndex:
     def _check_fitted(self):
         if not hasattr(self, "shards_"):
             raise ValueError("This DaskHammingIndex is not fitted yet: call fit(codes) first.")
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "shards_")
 
     def _search(self, shard_search, queries, arg, packed):
         """Delayed searches of every non-empty shard, and the delayed query words."""

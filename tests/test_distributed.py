@@ -260,3 +260,14 @@ def test_a_worker_lost_mid_search_does_not_change_the_answer(cluster):
         want = HammingIndex().fit(codes).kneighbors(queries, 5)
         for got, expected in zip(result["got"], want, strict=True):
             np.testing.assert_array_equal(got, expected)
+
+
+def test_parameters_as_in_scikit_learn(codes):
+    from sklearn.base import clone
+
+    index = DaskHammingIndex(backend="numba", n_jobs=2).fit(codes)
+    assert index.get_params() == {"backend": "numba", "n_jobs": 2, "memory_budget": 2**26}
+    fresh = clone(index)
+    assert fresh.get_params() == index.get_params() and not hasattr(fresh, "shards_")
+    fresh.set_params(backend="numpy").fit(codes[:100])
+    assert fresh.n_indexed_ == 100

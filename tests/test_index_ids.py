@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
+from test_index import brute_force, random_codes
 
 from skhash.index import HammingIndex, pack_codes
 from skhash.index._mih import MultiIndexHashing
@@ -11,26 +12,16 @@ from skhash.index._packing import BlockedCodes
 TABLE_ARRAYS = ("order", "offsets", "dir_keys", "kptr", "optr", "widths", "starts")
 
 
-def random_codes(rng, n, n_bits, n_distinct=None):
-    if n_distinct is None:
-        return rng.integers(0, 2, size=(n, n_bits), dtype=np.uint8)
-    pool = rng.integers(0, 2, size=(n_distinct, n_bits), dtype=np.uint8)
-    return pool[rng.integers(0, n_distinct, size=n)]
-
-
 def brute_knn(database, queries, k):
-    dist = (queries[:, None, :] != database[None, :, :]).sum(axis=2)
-    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(dist, order, axis=1), order
+    """Distances and positions of the k nearest, ties by position."""
+    dist, order = brute_force(database, queries)
+    return np.take_along_axis(dist, order[:, :k], axis=1), order[:, :k]
 
 
 def brute_radius(database, queries, radius):
-    dist = (queries[:, None, :] != database[None, :, :]).sum(axis=2)
-    out = []
-    for row in dist:
-        order = np.argsort(row, kind="stable")
-        out.append(order[row[order] <= radius])
-    return out
+    """Positions within ``radius`` of each query, nearest first, ties by position."""
+    dist, order = brute_force(database, queries)
+    return [o[d[o] <= radius] for d, o in zip(dist, order, strict=True)]
 
 
 def assert_searches_match_brute_force(index, codes, ids, queries, k, radius):
