@@ -1,25 +1,22 @@
-"""Search over a hasher's database: k nearest neighbours, radius search, ranking distances.
+"""Search over a hasher's database: k nearest neighbours, radius search, graphs, rankings.
 
 One front end for every hasher, used by :class:`~skhash.BaseHasher`. Candidates come from
-the :class:`~skhash.index.HammingIndex` by Hamming distance; with ``rerank`` set they are
-re-ordered by a finer distance (:mod:`skhash.reranking`), and the scorers read the same
+the :class:`~skhash.index.HammingIndex` by Hamming distance, as database positions of one
+snapshot of its content (a search never sees half of a concurrent ``add``); with ``rerank``
+set they are re-ordered by a finer distance (:mod:`skhash.reranking`). Positions become the
+user's ids, when the database has ids, only in what is returned. The scorers read the same
 ranking through :meth:`SearchMixin._ranking_distances`.
 """
-
-from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .index import unpack_codes
+from .index import DEFAULT_MEMORY_BUDGET, unpack_codes
+from .index._checks import check_n_neighbors
+from .index._graph import check_graph_mode, knn_graph
 from .reranking import rerank_distances
 
-__all__ = ["SearchMixin"]
-
-# Temporary memory of one re-ranking step (the candidates' codes and distances of a batch of
-# queries), as the index's default ``memory_budget``.
-_RERANK_BUDGET = 64 * 2**20
-_DEFAULT_NEIGHBORS = 10
+__all__ = ["SearchMixin", "dense_ranks", "sort_hits"]
 
 
 def sort_hits(distances, indices):
@@ -44,8 +41,14 @@ def dense_ranks(distances):
     return ranks
 
 
+def _unpacked(database, positions):
+    """Unpacked codes of the database items at ``positions`` (any shape)."""
+    words = database.codes.words(positions.ravel())
+    return unpack_codes(words, database.n_bits).reshape(*positions.shape, -1)
+
+
 class SearchMixin:
-    """``kneighbors``, ``radius_neighbors``, ``hamming_distances`` over ``index_``.
+    """``kneighbors``, ``radius_neighbors``, ``kneighbors_graph``, ``hamming_distances``.
 
     Expects ``index_`` (a fitted HammingIndex), ``rerank``, ``rerank_factor``,
     ``_search_bit_weights()`` and, for ``rerank="embedding"``, ``database_embedding_``; and
@@ -55,12 +58,9 @@ class SearchMixin:
     """
 
     # -- queries ----------------------------------------------------------------------
-    def _needs_embedding(self):
-        return self.rerank in ("asymmetric", "embedding")
-
     def _queries(self, X):
-        """Codes (and embedding when re-ranking needs it) of the queries ``X``; of the
-        database itself when ``X`` is None."""
+        """Codes (None for the database itself) and, when re-ranking needs it, the
+        embedding of the queries ``X``."""
         check_is_fitted(self, "index_")
         if X is None:
             if self.rerank == "asymmetric":
@@ -70,9 +70,9 @@ class SearchMixin:
                     'only the codes are kept: pass X, or use rerank="embedding".'
                 )
             embedding = self._database_embedding() if self.rerank == "embedding" else None
-            return self.index_.codes_, embedding
+            return None, embedding
         X = self._validate_input(X, reset=False)
-        if self._needs_embedding():
+        if self.rerank in ("asymmetric", "embedding"):
             embedding = self._embed(X)
             return self._sign_bits(embedding), embedding
         return self._encode(X), None
@@ -86,20 +86,9 @@ class SearchMixin:
             )
         return embedding
 
-    def _check_n_neighbors(self, n_neighbors, n_available, name="n_neighbors"):
-        if n_neighbors is None:
-            return max(1, min(_DEFAULT_NEIGHBORS, n_available))
-        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
-            raise TypeError(f"{name} must be an integer; got {n_neighbors!r}.")
-        if n_neighbors < 1:
-            raise ValueError(f"{name} must be >= 1; got {n_neighbors}.")
-        if n_neighbors > n_available:
-            raise ValueError(
-                f"Expected {name} <= {n_available}, the number of database items a query can "
-                f"return{' (itself excluded)' if n_available < self.index_.n_indexed_ else ''};"
-                f" got {name}={n_neighbors}."
-            )
-        return int(n_neighbors)
+    def _returned(self, database, positions):
+        """What searches return for database ``positions``: the ids, when there are ids."""
+        return positions if database.ids is None else database.ids[positions]
 
     # -- k nearest neighbours ---------------------------------------------------------
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
@@ -123,60 +112,76 @@ class SearchMixin:
             re-ranking distances (float64; see :mod:`skhash.reranking`). Only when
             ``return_distance=True``.
         neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
-            Database indices, nearest first; equal distances in database order.
+            Database indices (the ids given to ``fit``/``add``, if any), nearest first;
+            equal distances in database order.
         """
-        check_is_fitted(self, "index_")
-        exclude_self = X is None
-        n_available = self.index_.n_indexed_ - exclude_self
-        n_neighbors = self._check_n_neighbors(n_neighbors, n_available)
-        codes, embedding = self._queries(X)
-        if self.rerank is None:
-            dist, ind = self._hamming_kneighbors(codes, n_neighbors, exclude_self)
-        else:
-            factor = self.rerank_factor
-            n_candidates = (
-                n_available if factor is None else min(n_available, n_neighbors * factor)
-            )
-            _, candidates = self._hamming_kneighbors(codes, n_candidates, exclude_self)
-            dist, ind = self._rerank(codes, embedding, candidates)
-            dist, ind = dist[:, :n_neighbors], ind[:, :n_neighbors]
+        database, dist, positions = self._kneighbors_positions(X, n_neighbors)
+        ind = self._returned(database, positions)
         return (dist, ind) if return_distance else ind
 
-    def _hamming_kneighbors(self, codes, n_neighbors, exclude_self):
-        if not exclude_self:
-            return self.index_.kneighbors(codes, n_neighbors)
-        n_db = self.index_.n_indexed_
-        dist, ind = self.index_.kneighbors(codes, n_neighbors + 1)
-        is_self = ind == np.arange(n_db)[:, None]
-        # Drop each item's own index; where it is not among the candidates, drop the last.
-        is_self[~is_self.any(axis=1), -1] = True
-        keep = ~is_self
-        return dist[keep].reshape(n_db, -1), ind[keep].reshape(n_db, -1)
+    def _kneighbors_positions(self, X, n_neighbors):
+        """``(database snapshot, distances, positions)`` of a kNN search."""
+        check_is_fitted(self, "index_")
+        n_neighbors = check_n_neighbors(n_neighbors, self.index_.n_indexed_, itself=X is None)
+        codes, embedding = self._queries(X)
+        if self.rerank is None:
+            return self.index_._kneighbors_positions(codes, n_neighbors, False)
+        factor = self.rerank_factor
+        n_available = self.index_.n_indexed_ - (X is None)
+        n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
+        database, _, candidates = self.index_._kneighbors_positions(codes, n_candidates, False)
+        if codes is None:
+            codes = unpack_codes(database.codes.words(), database.n_bits)
+        dist, positions = self._rerank(database, codes, embedding, candidates)
+        return database, dist[:, :n_neighbors], positions[:, :n_neighbors]
 
-    def _rerank(self, codes, embedding, candidates):
+    def _rerank(self, database, codes, embedding, candidates):
         """Each query's candidates re-ordered by the re-ranking distance, with it."""
-        packed = self.index_.packed_codes_
         n_candidates = candidates.shape[1]
-        step = max(1, _RERANK_BUDGET // (8 * max(1, n_candidates) * codes.shape[1]))
+        step = max(1, DEFAULT_MEMORY_BUDGET // (8 * max(1, n_candidates) * codes.shape[1]))
         dist = np.empty(candidates.shape, dtype=np.float64)
         for start in range(0, len(codes), step):
             rows = slice(start, start + step)
-            dist[rows] = self._rerank_rows(packed, codes[rows], embedding, rows, candidates[rows])
+            dist[rows] = self._rerank_rows(
+                database, codes[rows], embedding, rows, candidates[rows]
+            )
         return sort_hits(dist, candidates)
 
-    def _rerank_rows(self, packed, codes, embedding, rows, candidates):
-        """Re-ranking distances of query ``rows`` to their ``candidates`` (database positions);
-        ``packed`` holds the database's packed codes."""
+    def _rerank_rows(self, database, codes, embedding, rows, candidates):
+        """Re-ranking distances of query ``rows`` to their ``candidates`` (positions)."""
         stored = self.rerank == "embedding"
-        candidate_codes = unpack_codes(packed[candidates.ravel()], self.index_.n_bits_)
         return rerank_distances(
             self.rerank,
             codes,
-            candidate_codes.reshape(*candidates.shape, -1),
+            _unpacked(database, candidates),
             weights=self._search_bit_weights(),
             query_embedding=None if embedding is None else embedding[rows],
             candidate_embedding=self._database_embedding()[candidates] if stored else None,
         )
+
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """Sparse graph of each query's nearest database items, as scikit-learn's.
+
+        Row ``i`` holds query ``i``'s neighbours, found as :meth:`kneighbors` finds them
+        (re-ranked when ``rerank`` is set). Columns are database positions (never ids).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Queries; None uses the database itself, each item excluded from its own row.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
+        n_neighbors : int, default=None
+            Neighbours per row; None means 10 (or the database size when smaller).
+        mode : {"connectivity", "distance"}, default="connectivity"
+            Entries of 1, or the distances :meth:`kneighbors` returns.
+
+        Returns
+        -------
+        graph : scipy.sparse.csr_matrix of shape (n_queries, n_indexed)
+        """
+        check_graph_mode(mode)
+        database, dist, positions = self._kneighbors_positions(X, n_neighbors)
+        return knn_graph(dist, positions, len(database), mode)
 
     # -- radius search ----------------------------------------------------------------
     def radius_neighbors(self, X=None, radius=None, return_distance=True):
@@ -187,7 +192,7 @@ class SearchMixin:
         X : array-like of shape (n_queries, n_features), default=None
             Queries. When None, every database item is a query, itself excluded.
             Deep hashers take images, image files or a dataset, as in their ``fit``.
-        radius : int, default=None
+        radius : float, default=None
             Largest Hamming distance returned (inclusive); None means 2.
         return_distance : bool, default=True
             Whether to return the distances as well.
@@ -199,22 +204,25 @@ class SearchMixin:
             items within the Hamming radius ordered by their re-ranking distance, which is
             returned. Only when ``return_distance=True``.
         neigh_ind : ndarray of shape (n_queries,), dtype object
-            Arrays of database indices, nearest first, ties in database order.
+            Arrays of database indices (or ids), nearest first, ties in database order.
         """
         codes, embedding = self._queries(X)
         radius = 2 if radius is None else radius
-        dist, ind = self.index_.radius_neighbors(codes, radius)
-        packed = None if self.rerank is None else self.index_.packed_codes_
-        for i in range(len(ind)):
-            if X is None:
-                keep = ind[i] != i
-                dist[i], ind[i] = dist[i][keep], ind[i][keep]
-            if self.rerank is not None and len(ind[i]):
-                query = slice(i, i + 1)
-                d = self._rerank_rows(packed, codes[query], embedding, query, ind[i][None])
-                order = np.lexsort((ind[i], d[0]))
-                dist[i], ind[i] = d[0][order], ind[i][order]
-        return (dist, ind) if return_distance else ind
+        database, dist, positions = self.index_._radius_positions(codes, radius, False)
+        if self.rerank is not None:
+            if codes is None:
+                codes = unpack_codes(database.codes.words(), database.n_bits)
+            for i, hits in enumerate(positions):
+                if len(hits):
+                    query = slice(i, i + 1)
+                    d = self._rerank_rows(database, codes[query], embedding, query, hits[None])[0]
+                    order = np.lexsort((hits, d))
+                    dist[i], positions[i] = d[order], hits[order]
+        ind = np.empty(len(positions), dtype=object)
+        ind[:] = [self._returned(database, p) for p in positions]
+        out_dist = np.empty(len(dist), dtype=object)
+        out_dist[:] = list(dist)
+        return (out_dist, ind) if return_distance else ind
 
     # -- distances to the whole database ----------------------------------------------
     def hamming_distances(self, X=None):
@@ -231,10 +239,9 @@ class SearchMixin:
         distances : ndarray of shape (n_queries, n_indexed), dtype int32
         """
         check_is_fitted(self, "index_")
-        codes = self.index_.codes_ if X is None else self.transform(X)
-        return self.index_.distances(codes)
+        return self.index_.distances(None if X is None else self.transform(X))
 
-    def _ranking_distances(self, X, k=None, *, chunk_bytes=64 * 2**20):
+    def _ranking_distances(self, X, k=None, *, chunk_bytes=DEFAULT_MEMORY_BUDGET):
         """Distances whose order is the ranking ``kneighbors`` gives, for the scorers.
 
         Without re-ranking, Hamming distances. With it, the ``rerank_factor * k`` nearest
@@ -252,11 +259,16 @@ class SearchMixin:
         """
         codes, embedding = self._queries(X)
         index = self.index_
-        n_db = index.n_indexed_
+        database = index._snapshot()
+        if codes is None:
+            codes = unpack_codes(database.codes.words(), database.n_bits)
+        n_db = len(database)
         step = max(1, chunk_bytes // (8 * max(n_db, 1)))
         factor = self.rerank_factor
         n_candidates = n_db if k is None or factor is None else min(n_db, k * factor)
-        database = None if self.rerank is None else index.codes_
+        all_codes = (
+            None if self.rerank is None else unpack_codes(database.codes.words(), database.n_bits)
+        )
 
         def chunks():
             for start in range(0, len(codes), step):
@@ -269,7 +281,7 @@ class SearchMixin:
                 finer = rerank_distances(
                     self.rerank,
                     codes[rows],
-                    database,
+                    all_codes,
                     weights=self._search_bit_weights(),
                     query_embedding=None if embedding is None else embedding[rows],
                     candidate_embedding=stored,

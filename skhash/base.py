@@ -1,5 +1,6 @@
 """The base class shared by every hasher, classic and deep."""
 
+import copy
 import threading
 import warnings
 from abc import abstractmethod
@@ -115,7 +116,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         return (projections > 0).astype(np.uint8)
 
     # -- fitting ----------------------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, ids=None):
         """Learn the hash function and index the codes of ``X`` as the database.
 
         Parameters
@@ -123,22 +124,26 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training data; it also becomes the searchable database.
         y : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
-            Class labels (1-D) or a binary label-indicator matrix (multi-label). Stored as
-            ``database_labels_`` for :meth:`score`; supervised hashers learn from them.
+            Class labels (1-D), a binary label-indicator matrix, or label sets (multi-label).
+            Stored as ``database_labels_`` for :meth:`score`; supervised hashers learn from
+            them.
+        ids : array-like of shape (n_samples,), dtype int, default=None
+            Distinct int64 ids of the items, returned by searches in place of positions and
+            taken by :meth:`remove`.
 
         Returns
         -------
         self : object
             The fitted hasher.
         """
-        self._fit_and_index(X, y)
+        self._fit_and_index(X, y, ids)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then return the codes of ``X`` (computed once)."""
-        return self._fit_and_index(X, y)
+        return self._fit_and_index(X, y, fit_params.get("ids"))
 
-    def _fit_and_index(self, X, y):
+    def _fit_and_index(self, X, y, ids=None):
         self._validate_params()
         # Atomic: a failed or interrupted fit (KeyboardInterrupt too) restores every attribute,
         # so a fitted hasher never ends up with a new model over its old database. Fitting
@@ -153,7 +158,8 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             self._fit(X, y)
             codes, embedding = self._database_codes(X)
             _warn_if_one_code(self, codes)
-            self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
+            index = HammingIndex(n_jobs=self.n_jobs)
+            self.index_ = index.fit(codes, ids=ids, check_input=False)
             self.database_labels_ = y
             # Kept when re-ranking with them; the database then keeps them across set_params.
             self.database_embedding_ = embedding if self.rerank == "embedding" else None
@@ -263,8 +269,11 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         return np.asarray([f"bit{i}" for i in range(self.index_.n_bits_)], dtype=object)
 
     # -- the database -----------------------------------------------------------------
-    def add(self, X, y=None):
+    def add(self, X, y=None, ids=None):
         """Append the codes of ``X`` (and their labels) to the database, without refitting.
+
+        Atomic and safe under threads: the database changes all at once when everything is
+        computed, and a search running meanwhile sees it before or after, never half-added.
 
         Parameters
         ----------
@@ -273,6 +282,9 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             Deep hashers take images, image files or a dataset, as in their ``fit``.
         y : array-like, default=None
             Their labels; required when the database is labelled, refused otherwise.
+        ids : array-like of shape (n_samples,), dtype int, default=None
+            Their ids: required when the database has ids, refused otherwise; distinct from
+            every id held.
 
         Returns
         -------
@@ -295,18 +307,44 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             codes = self._sign_bits(embedding)
         else:
             codes = self._encode(X)
-        # Everything is computed before the database changes; the lock keeps codes, labels
-        # and embeddings of concurrent adds together.
+        # The new database is built aside (a copy of the index shares its content), then
+        # swapped in with its labels and embeddings in one step; the lock orders changes.
         with self._database_lock:
+            index = copy.copy(self.index_)
+            index.add(codes, ids=ids, check_input=False)
+            changes = {"index_": index}
             if labelled:
-                labels = np.concatenate([self.database_labels_, y])
+                changes["database_labels_"] = np.concatenate([self.database_labels_, y])
             if stored:
-                embeddings = np.concatenate([self.database_embedding_, embedding])
-            self.index_.add(codes)
-            if labelled:
-                self.database_labels_ = labels
-            if stored:
-                self.database_embedding_ = embeddings
+                changes["database_embedding_"] = np.concatenate(
+                    [self.database_embedding_, embedding]
+                )
+            self.__dict__.update(changes)
+        return self
+
+    def remove(self, ids):
+        """Remove items from the database (their labels and embeddings follow).
+
+        Parameters
+        ----------
+        ids : int or array-like of int
+            Ids of the items (positions when the database has no ids); each must be in the
+            database, else a ``ValueError`` names those that are not.
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self, "index_")
+        with self._database_lock:
+            index = copy.copy(self.index_)
+            positions = index.remove(ids)
+            changes = {"index_": index}
+            for name in ("database_labels_", "database_embedding_"):
+                values = getattr(self, name, None)
+                if values is not None:
+                    changes[name] = np.delete(values, positions, axis=0)
+            self.__dict__.update(changes)
         return self
 
     @property

@@ -290,7 +290,7 @@ def test_an_interrupted_add_changes_nothing(digits, monkeypatch):
     X, y, Xq, yq = digits
     hasher = ITQ(n_bits=16, random_state=0).fit(X, y)
 
-    def interrupted(self, codes):
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(type(hasher.index_), "add", interrupted)
@@ -341,3 +341,47 @@ def test_dates_are_not_features(digits):
     X, y, _, _ = digits
     with pytest.raises(TypeError, match="must hold numbers"):
         ITQ(n_bits=4).fit(X[:, :8].astype("datetime64[D]"), y)
+
+
+def test_ids_are_returned_and_removal_keeps_labels_aligned(digits):
+    X, y, Xq, yq = digits
+    ids = np.arange(len(X)) * 10 + 7
+    hasher = ITQ(n_bits=16, random_state=0, rerank="embedding").fit(X, y, ids=ids)
+    plain = ITQ(n_bits=16, random_state=0, rerank="embedding").fit(X, y)
+    np.testing.assert_array_equal(hasher.kneighbors(Xq)[1], ids[plain.kneighbors(Xq)[1]])
+    radius = hasher.radius_neighbors(Xq[:5], radius=2, return_distance=False)
+    plain_radius = plain.radius_neighbors(Xq[:5], radius=2, return_distance=False)
+    assert all((r == ids[p]).all() for r, p in zip(radius, plain_radius, strict=True))
+    hasher.add(Xq, yq, ids=np.arange(len(Xq)) + 10_000)
+    with pytest.raises(ValueError):
+        hasher.add(Xq[:2], yq[:2], ids=[7, 17])  # ids already held
+    gone = ids[::2]
+    hasher.remove(gone)
+    n_left = len(X) - len(gone) + len(Xq)
+    assert hasher.index_.n_indexed_ == len(hasher.database_labels_) == n_left
+    assert len(hasher.database_embedding_) == n_left
+    found = hasher.kneighbors(X, n_neighbors=1, return_distance=False)[:, 0]
+    assert not np.isin(found, gone).any()
+    # each remaining item is still its own nearest neighbour, with its own label
+    kept = np.flatnonzero(~np.isin(ids, gone))
+    np.testing.assert_array_equal(found[kept], ids[kept])
+    positions = hasher.index_.positions_of(found[kept])
+    np.testing.assert_array_equal(hasher.database_labels_[positions], y[kept])
+    with pytest.raises(ValueError, match="not in"):
+        hasher.remove([123456789])
+
+
+def test_kneighbors_graph_feeds_scikit_learn(digits):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y, Xq, yq = digits
+    hasher = ITQ(n_bits=32, random_state=0).fit(X, y)
+    graph = hasher.kneighbors_graph(n_neighbors=5, mode="distance")
+    dist, ind = hasher.kneighbors(n_neighbors=5)
+    assert graph.shape == (len(X), len(X)) and graph.nnz == 5 * len(X)
+    np.testing.assert_array_equal(graph.indices.reshape(-1, 5), ind)
+    np.testing.assert_array_equal(graph.data.reshape(-1, 5), dist)
+    queries = hasher.kneighbors_graph(Xq, n_neighbors=5, mode="distance")
+    knn = KNeighborsClassifier(n_neighbors=5, metric="precomputed").fit(graph, y)
+    accuracy = (knn.predict(queries) == yq).mean()
+    assert accuracy > 0.8

@@ -4,7 +4,6 @@ import threading
 from numbers import Integral
 
 import numpy as np
-from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
@@ -12,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._backend import DEFAULT_MEMORY_BUDGET, to_object_array
 from ._checks import check_n_neighbors, check_radius
 from ._database import Database
+from ._graph import check_graph_mode, knn_graph
 from ._ids import as_id_array, check_ids
 from ._packing import BlockedCodes, as_blocked_codes, as_words, unpack_codes
 from ._search import BACKENDS, search
@@ -373,6 +373,13 @@ class HammingIndex(BaseEstimator):
         neigh_ind : ndarray of shape (n_queries,), dtype object
             Arrays of int64 ids (or positions), nearest first, ties by position.
         """
+        database, dist, pos = self._radius_positions(codes, radius, packed)
+        ind = to_object_array([self._ids_of(database, p) for p in pos])
+        return (to_object_array(dist), ind) if return_distance else ind
+
+    def _radius_positions(self, codes, radius, packed):
+        """``(database, dist, positions)`` of a radius search, lists of per-query arrays (see
+        :meth:`radius_neighbors`)."""
         database = self._snapshot()
         radius = check_radius(radius, database.n_bits)
         queries = self._queries(database, codes, packed)
@@ -381,8 +388,7 @@ class HammingIndex(BaseEstimator):
             for q in range(len(pos)):
                 keep = pos[q] != q
                 dist[q], pos[q] = dist[q][keep], pos[q][keep]
-        ind = to_object_array([self._ids_of(database, p) for p in pos])
-        return (to_object_array(dist), ind) if return_distance else ind
+        return database, dist, pos
 
     def kneighbors_graph(self, codes=None, n_neighbors=10, mode="connectivity", *, packed=False):
         """Sparse graph of the ``n_neighbors`` nearest database codes of each query.
@@ -416,13 +422,9 @@ class HammingIndex(BaseEstimator):
                [1., 0., 0.],
                [0., 1., 0.]])
         """
-        if mode not in ("connectivity", "distance"):
-            raise ValueError(f'mode must be "connectivity" or "distance"; got {mode!r}.')
+        check_graph_mode(mode)
         database, dist, pos = self._kneighbors_positions(codes, n_neighbors, packed)
-        n_queries, k = pos.shape
-        data = np.ones(pos.size) if mode == "connectivity" else dist.ravel().astype(np.float64)
-        indptr = np.arange(0, n_queries * k + 1, k)
-        return csr_matrix((data, pos.ravel(), indptr), shape=(n_queries, len(database)))
+        return knn_graph(dist, pos, len(database), mode)
 
     def distances(self, codes=None, *, packed=False):
         """Hamming distances from each query code to every database code.

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from ..index import DEFAULT_MEMORY_BUDGET
 from ..utils.timing import measure_time
 from ..utils.validation import check_labels, check_same_label_kind, warn_if_nothing_relevant
 from ._radius import BallEvaluation, _check_radii, precision_within_radius
@@ -32,8 +33,9 @@ _METRICS = {
 # Metrics of a ranking, where scorers break ties in expectation unless told otherwise.
 _RANKING_METRICS = ("map", "precision_at_k", "recall_at_k")
 
-# Queries are scored in chunks so that the distances held at once stay near this many bytes.
-_DISTANCE_CHUNK_BYTES = 64 * 2**20
+# Queries are scored in chunks so that the distances held at once stay near the budget of
+# every search's temporary memory.
+_DISTANCE_CHUNK_BYTES = DEFAULT_MEMORY_BUDGET
 
 
 def _query_distances(hasher, X, k=None, *, ranking=True):

@@ -6,12 +6,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..index import DEFAULT_MEMORY_BUDGET
 from ..utils.validation import check_labels, check_same_label_kind, relevance
 
 __all__ = ["TieOrderWarning"]
 
-# Upper bound in bytes on the float64 temporaries one chunk of queries may use.
-_CHUNK_BYTES = 32 * 2**20
+# Upper bound in bytes on the float64 temporaries one chunk of queries may use: half the
+# budget of a search's temporary memory (the distances themselves take the other half).
+_CHUNK_BYTES = DEFAULT_MEMORY_BUDGET // 2
 
 # Distances up to n_database + this are counted in per-distance histograms; larger values are
 # first replaced by their rank within the query's row (same order, same ties).
