@@ -9,6 +9,7 @@ import importlib
 from .base import BaseHasher
 from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .index import HammingIndex
+from .neighbors import HashingNeighborsTransformer
 
 __version__ = "0.1.0.dev0"
 
@@ -18,6 +19,7 @@ _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 __all__ = [
     "BaseHasher",
     "HammingIndex",
+    "HashingNeighborsTransformer",
     "ITQ",
     "KMeansHashing",
     "LSH",
