@@ -8,6 +8,7 @@ import importlib
 
 from .base import BaseHasher
 from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
+from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
 from .neighbors import HashingNeighborsTransformer
 
@@ -18,6 +19,7 @@ _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 
 __all__ = [
     "BaseHasher",
+    "CoarseToFine",
     "HammingIndex",
     "HashingNeighborsTransformer",
     "ITQ",
