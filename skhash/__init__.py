@@ -11,6 +11,7 @@ from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
 from .neighbors import HashingNeighborsTransformer
+from .pipeline import HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
 
@@ -22,11 +23,13 @@ __all__ = [
     "CoarseToFine",
     "HammingIndex",
     "HashingNeighborsTransformer",
+    "HashingPipeline",
     "ITQ",
     "KMeansHashing",
     "LSH",
     "PCAHashing",
     "SpectralHashing",
+    "make_hashing_pipeline",
     *_DEEP_HASHERS,
     *_LAZY_SUBMODULES,
 ]
