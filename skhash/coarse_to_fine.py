@@ -17,6 +17,9 @@ __all__ = ["CoarseToFine"]
 
 # Bytes of gathered candidate codes held at once when ordering a batch of queries.
 _GATHER_BUDGET = 32 * 2**20
+# From this many candidates in one kNN search, the fine stage runs compiled (numba, on the
+# fine hasher's n_jobs threads); below, numpy ranks them and nothing is compiled.
+COMPILED_MIN_CANDIDATES = 2**20
 
 
 def _copy_for_add(hasher):
@@ -57,8 +60,9 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         ``candidate_radius`` is set.
     candidate_radius : int or None, default=None
         When set, the candidates of a query are all items within this coarse Hamming
-        distance, found by multi-index hashing where that pays. A ``kneighbors`` query with
-        fewer candidates than neighbours asked takes its nearest coarse codes instead.
+        distance, looked up by multi-index hashing (unless the coarse index's backend was
+        set to another than ``"auto"``). A ``kneighbors`` query with fewer candidates than
+        neighbours asked takes its nearest coarse codes instead.
 
     Attributes
     ----------
@@ -223,72 +227,97 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
 
     # -- the two stages ---------------------------------------------------------------
     def _candidates(self, coarse_codes, n_min):
-        """Candidates of each query as a (n_queries, width) array, -1 where a row is short.
+        """Candidates of each query from the coarse index, as ``(indptr, indices)``.
 
-        At least ``n_min`` per row (more when the database itself is queried, whose own item
-        is among its candidates and dropped later).
+        Query ``i``'s candidates are ``indices[indptr[i]:indptr[i + 1]]``: at least ``n_min``
+        (when the database has them), more when the database queries itself, whose own item
+        is among its candidates and dropped later.
         """
         index = self.coarse_.index_
         n_db = index.n_indexed_
         if self.candidate_radius is None:
             n = min(max(self.n_candidates, n_min), n_db)
-            return index.kneighbors(coarse_codes, n, return_distance=False)
-        rows = index.radius_neighbors(coarse_codes, self.candidate_radius, return_distance=False)
-        counts = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
-        short = np.flatnonzero(counts < n_min)
-        n_fill = min(n_min, n_db)
-        width = max(counts.max(initial=0), n_fill if len(short) else 0)
-        candidates = np.full((len(rows), width), -1, dtype=np.int64)
-        if counts.sum():
-            candidates[np.arange(width) < counts[:, None]] = np.concatenate(list(rows))
-        if len(short):
-            candidates[short] = -1
-            candidates[short, :n_fill] = index.kneighbors(
-                coarse_codes[short], n_fill, return_distance=False
-            )
-        return candidates
+            indices = index.kneighbors(coarse_codes, n, return_distance=False)
+            return np.arange(0, indices.size + 1, n), indices.ravel()
+        index = self._lookup_index()
+        rows = list(index.radius_neighbors(coarse_codes, self.candidate_radius, False))
+        short = [i for i, row in enumerate(rows) if len(row) < n_min]
+        if short:  # a ball too small: the nearest coarse codes instead
+            nearest = index.kneighbors(coarse_codes[short], min(n_min, n_db), False)
+            for i, row in zip(short, nearest, strict=True):
+                rows[i] = row
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(row) for row in rows], out=indptr[1:])
+        indices = np.concatenate(rows) if indptr[-1] else np.empty(0, np.int64)
+        return indptr, indices.astype(np.int64, copy=False)
 
-    def _order_candidates(self, X, candidates, n_neighbors=None, radius=None):
-        """Fine distances of the candidates of each query, nearest first.
+    def _lookup_index(self):
+        """The coarse index searched by multi-index hashing: a hash-table lookup is what a
+        small radius over short codes calls for, whatever the database's size.
 
-        The one place where the fine stage orders candidates. ``X`` is None when the
-        database queries itself (row ``i`` is item ``i``, which is not its own neighbour).
-        Returns ``(dist, ind)``: ``(n_queries, n_neighbors)`` arrays when ``n_neighbors`` is
-        given, else lists of the candidates within fine ``radius``, each ascending by
-        distance, ties by database index.
+        A shallow copy sharing the coarse index's codes, with its own tables (built at the
+        first lookup, rebuilt after ``add``); a backend the user chose is kept.
+        """
+        index = self.coarse_.index_
+        if index.backend != "auto":
+            return index
+        cached = getattr(self, "_mih_lookup", None)
+        if cached is None or cached[0] is not index:
+            table = copy.copy(index)
+            table.set_params(backend="mih")
+            self._mih_lookup = cached = (index, table)
+        return cached[1]
+
+    def _order_candidates(self, X, indptr, indices, n_neighbors=None, radius=None):
+        """Order each query's candidates by fine distance, nearest first, ties by index.
+
+        The one place where the fine stage ranks. ``X`` is None when the database queries
+        itself (query ``i`` is item ``i``, which is not its own neighbour). Returns
+        ``(dist, ind)``: ``(n_queries, n_neighbors)`` arrays when ``n_neighbors`` is given,
+        else lists of each query's candidates within fine ``radius``.
         """
         words = self._fine_words
         queries = words if X is None else pack_codes(self.fine_.transform(X))
+        if n_neighbors is not None and indptr[-1] >= COMPILED_MIN_CANDIDATES:
+            from ._candidate_ranking import rank_candidates
+
+            return rank_candidates(
+                words, queries, indptr, indices, n_neighbors, X is None, self.fine_.n_jobs
+            )
         n_bits = self.fine_.index_.n_bits_
-        invalid = n_bits + 1  # after every real distance
-        step = max(1, _GATHER_BUDGET // max(1, candidates.shape[1] * words.shape[1] * 8))
+        # query batches whose gathered candidate codes stay within the budget
+        per_batch = max(1, _GATHER_BUDGET // (8 * words.shape[1]))
+        cuts = np.searchsorted(indptr, np.arange(0, indptr[-1], per_batch), side="right") - 1
+        bounds = np.unique(np.r_[0, cuts, len(indptr) - 1])
         out_dist, out_ind = [], []
-        for start in range(0, len(queries), step):
-            cand = candidates[start : start + step]
-            gathered = words[np.maximum(cand, 0)]
-            dist = np.bitwise_count(gathered ^ queries[start : start + step, None, :])
-            dist = dist.sum(axis=-1, dtype=np.int64)
-            dist[cand < 0] = invalid
-            if X is None:
-                dist[cand == np.arange(start, start + len(cand))[:, None]] = invalid
-            # one integer key: distance first, then database index
-            key = dist * (len(words) + 1) + np.maximum(cand, 0)
+        for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            lo, hi = indptr[first], indptr[stop]
+            cand = indices[lo:hi]
+            row = np.repeat(np.arange(first, stop), np.diff(indptr[first : stop + 1]))
+            dist = np.bitwise_count(words[cand] ^ queries[row]).sum(axis=1, dtype=np.int64)
+            keep = row != cand if X is None else np.ones(len(cand), dtype=bool)
+            if n_neighbors is None:
+                keep &= dist <= min(radius, n_bits)
+            else:  # no more than the n_neighbors nearest of each row (and their ties)
+                local = row - first
+                counts = np.bincount(
+                    local[keep] * (n_bits + 1) + dist[keep],
+                    minlength=(stop - first) * (n_bits + 1),
+                )
+                reached = counts.reshape(-1, n_bits + 1).cumsum(axis=1) >= n_neighbors
+                keep &= dist <= reached.argmax(axis=1)[local]
+            row, dist, cand = row[keep], dist[keep], cand[keep]
+            order = np.lexsort((cand, dist, row))
+            row, dist, cand = row[order], dist[order], cand[order]
+            starts = np.searchsorted(row, np.arange(first, stop))
+            ends = np.r_[starts[1:], len(row)]
             if n_neighbors is not None:
-                top = np.argpartition(key, n_neighbors - 1, axis=1)[:, :n_neighbors]
-                top = np.take_along_axis(top, np.argsort(np.take_along_axis(key, top, 1)), 1)
-                out_dist.append(np.take_along_axis(dist, top, 1).astype(np.int32))
-                out_ind.append(np.take_along_axis(cand, top, 1))
+                at = (starts[:, None] + np.arange(n_neighbors)).ravel()
+                out_dist.append(dist[at].astype(np.int32).reshape(-1, n_neighbors))
+                out_ind.append(cand[at].reshape(-1, n_neighbors))
                 continue
-            order = np.argsort(key, axis=1)
-            within = np.take_along_axis(dist, order, 1) <= min(radius, n_bits)
-            for d, c, keep in zip(
-                np.take_along_axis(dist, order, 1),
-                np.take_along_axis(cand, order, 1),
-                within,
-                strict=True,
-            ):
-                out_dist.append(d[keep].astype(np.int32))
-                out_ind.append(c[keep])
+            out_dist += [dist[a:b].astype(np.int32) for a, b in zip(starts, ends, strict=True)]
+            out_ind += [cand[a:b] for a, b in zip(starts, ends, strict=True)]
         if n_neighbors is None:
             return out_dist, out_ind
         if not out_dist:
@@ -332,8 +361,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
                 f"Expected 1 <= n_neighbors <= {n_available} (the database size"
                 f"{', less the query itself' if X is None else ''}); got {n_neighbors}."
             )
-        candidates = self._candidates(coarse_codes, n_neighbors + (X is None))
-        dist, ind = self._order_candidates(X, candidates, n_neighbors=n_neighbors)
+        indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
+        dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
         return (dist, ind) if return_distance else ind
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True):
@@ -360,8 +389,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         check_scalar(radius, "radius", Real, min_val=0)
         if np.isnan(radius):
             raise ValueError("radius must be a number >= 0; got nan.")
-        candidates = self._candidates(coarse_codes, 0)
-        dist, ind = self._order_candidates(X, candidates, radius=radius)
+        indptr, indices = self._candidates(coarse_codes, 0)
+        dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
         objects = [np.empty(len(ind), dtype=object) for _ in range(2)]
         objects[0][:], objects[1][:] = dist, ind
         return tuple(objects) if return_distance else objects[1]
@@ -414,8 +443,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         coarse_codes = self.coarse_.transform(X)
         y = check_labels(y, n_samples=len(coarse_codes), like=labels)
         warn_if_nothing_relevant(y, labels)
-        candidates = self._candidates(coarse_codes, 0)
-        fine_dist, fine_ind = self._order_candidates(X, candidates, radius=np.inf)
+        indptr, indices = self._candidates(coarse_codes, 0)
+        fine_dist, fine_ind = self._order_candidates(X, indptr, indices, radius=np.inf)
         after_candidates = self.fine_.index_.n_bits_ + 1
         step = max(1, (64 * 2**20) // (8 * max(self.n_indexed_, 1)))
         per_query = []

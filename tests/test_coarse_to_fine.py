@@ -113,6 +113,19 @@ def test_radius_lookup_selects_the_coarse_ball(digits):
         np.testing.assert_array_equal(knn[i], ranked)
 
 
+def test_empty_balls_give_empty_rows(digits):
+    X, y, Xq, _ = digits
+    search = CoarseToFine(LSH(64, random_state=0), ITQ(32, random_state=0), candidate_radius=0)
+    search.fit(X, y)
+    noise = np.random.default_rng(0).normal(size=(3, X.shape[1])) * 100
+    queries = np.vstack([noise, X[:2]])  # noise: empty balls; stored items: their own code
+    dist, ind = search.radius_neighbors(queries, radius=32)
+    assert len(ind) == 5 and all(len(row) == 0 for row in ind[:3])
+    assert all(i in row for i, row in zip(range(2), ind[3:], strict=True))
+    _, knn = search.kneighbors(queries, n_neighbors=3)  # small balls: nearest coarse codes
+    assert knn.shape == (5, 3)
+
+
 def test_score_ranks_candidates_first_then_the_rest_by_coarse_distance(fitted, digits):
     from skhash.metrics import average_precision
 
@@ -245,3 +258,18 @@ def test_works_with_a_deep_fine_hasher(digits):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("query", ["X", "None"])
+def test_compiled_ranking_equals_numpy(digits, monkeypatch, query):
+    import skhash.coarse_to_fine as module
+
+    X, y, Xq, _ = digits
+    search = CoarseToFine(ITQ(8, random_state=0), ITQ(24, random_state=0), n_candidates=200)
+    search.fit(X, y)
+    Xq = Xq if query == "X" else None
+    expected = search.kneighbors(Xq, n_neighbors=9)
+    monkeypatch.setattr(module, "COMPILED_MIN_CANDIDATES", 0)
+    for got, want in zip(search.kneighbors(Xq, n_neighbors=9), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
