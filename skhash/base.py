@@ -1,20 +1,45 @@
 """The base class shared by every hasher, classic and deep."""
 
+import threading
+import warnings
 from abc import abstractmethod
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._search import SearchMixin
 from .index import HammingIndex
-from .utils.validation import check_labels, warn_if_nothing_relevant
+from .reranking import RERANK_MODES, check_bit_weights, learn_bit_weights
+from .utils.validation import check_labels
 
-__all__ = ["BaseHasher"]
+__all__ = ["BaseHasher", "check_numeric_dtype"]
 
 
-class BaseHasher(TransformerMixin, BaseEstimator):
+def check_numeric_dtype(X):
+    """Refuse dates and durations with a clear error: scikit-learn's validation would cast
+    datetime64 and timedelta64 silently to nanoseconds (strings and complex numbers it
+    refuses itself)."""
+    kind = getattr(getattr(X, "dtype", None), "kind", "f")
+    if kind in "Mm":
+        raise TypeError(f"X must hold numbers; got an array of dtype {X.dtype}.")
+    return X
+
+
+def _warn_if_one_code(hasher, codes):
+    if len(codes) > 1 and not (codes != codes[0]).any():
+        warnings.warn(
+            f"{type(hasher).__name__} gives every training sample the same code: the model "
+            "cannot tell items apart (untrained, diverged, or features too small to split).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
     """Base class for hashers: learn binary codes, index a database, search it.
 
     Subclasses implement two methods and nothing else:
@@ -46,6 +71,9 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         "n_bits": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
+        "rerank": [None, StrOptions(set(RERANK_MODES))],
+        "rerank_factor": [None, Interval(Integral, 1, None, closed="left")],
+        "bit_weights": [None, StrOptions({"learn"}), "array-like"],
     }
 
     # -- what subclasses implement ----------------------------------------------------
@@ -66,9 +94,14 @@ class BaseHasher(TransformerMixin, BaseEstimator):
 
     def _validate_input(self, X, *, reset):
         """Validate ``X`` (and set ``n_features_in_`` when ``reset``); 2-D floats by default."""
+        check_numeric_dtype(X)
         return validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
         )
+
+    def _labels_of(self, X):
+        """Labels carried by validated input ``X`` itself (a labelled dataset), else None."""
+        return None
 
     def _check_enough_samples(self, n_samples):
         if n_samples < 2:
@@ -107,14 +140,45 @@ class BaseHasher(TransformerMixin, BaseEstimator):
 
     def _fit_and_index(self, X, y):
         self._validate_params()
-        X = self._validate_input(X, reset=True)
-        self._check_enough_samples(len(X))
-        y = check_labels(y, n_samples=len(X), required=self._requires_y())
-        self._fit(X, y)
-        codes = self._encode(X)
-        self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
-        self.database_labels_ = y
+        # Atomic: a failed or interrupted fit (KeyboardInterrupt too) restores every attribute,
+        # so a fitted hasher never ends up with a new model over its old database. Fitting
+        # replaces attributes rather than changing them in place, so a shallow copy suffices.
+        saved = self.__dict__.copy()
+        try:
+            X = self._validate_input(X, reset=True)
+            self._check_enough_samples(len(X))
+            if y is None:
+                y = self._labels_of(X)
+            y = check_labels(y, n_samples=len(X), required=self._requires_y())
+            self._fit(X, y)
+            codes, embedding = self._database_codes(X)
+            _warn_if_one_code(self, codes)
+            self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
+            self.database_labels_ = y
+            self.database_embedding_ = embedding if self.rerank == "embedding" else None
+            self.bit_weights_ = self._resolve_bit_weights(codes, y, embedding)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
         return codes
+
+    def _database_codes(self, X):
+        """Codes of validated ``X`` for the database, with its embedding when re-ranking or
+        weight learning needs it (the codes are then its signs: one pass over ``X``)."""
+        learns_weights = isinstance(self.bit_weights, str)  # "learn": may need the embedding
+        if self.rerank != "embedding" and not learns_weights:
+            return self._encode(X), None
+        embedding = self._embed(X)
+        return self._sign_bits(embedding), embedding
+
+    def _resolve_bit_weights(self, codes, y, embedding):
+        """``bit_weights_``: None, the given weights checked, or weights learnt at fit."""
+        if self.bit_weights is None:
+            return None
+        if isinstance(self.bit_weights, str):  # "learn"
+            return learn_bit_weights(codes, y, embedding, random_state=self.random_state)
+        return check_bit_weights(self.bit_weights, codes.shape[1])
 
     def _requires_y(self):
         return self.__sklearn_tags__().target_tags.required
@@ -192,6 +256,8 @@ class BaseHasher(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "index_")
         X = self._validate_input(X, reset=False)
+        if y is None and self.database_labels_ is not None:
+            y = self._labels_of(X)
         labelled = self.database_labels_ is not None
         if labelled and y is None:
             raise ValueError("The database is labelled: add() needs y for the new items.")
@@ -199,140 +265,78 @@ class BaseHasher(TransformerMixin, BaseEstimator):
             raise ValueError("The database was fitted without labels: add() cannot take y.")
         if labelled:
             y = check_labels(y, n_samples=len(X), like=self.database_labels_)
-            self.database_labels_ = np.concatenate([self.database_labels_, y])
-        self.index_.add(self._encode(X))
+        stored = getattr(self, "database_embedding_", None) is not None
+        if stored:
+            embedding = self._embed(X)
+            codes = self._sign_bits(embedding)
+        else:
+            codes = self._encode(X)
+        # Everything is computed before the database changes; the lock keeps codes, labels
+        # and embeddings of concurrent adds together.
+        with self._database_lock:
+            if labelled:
+                labels = np.concatenate([self.database_labels_, y])
+            if stored:
+                embeddings = np.concatenate([self.database_embedding_, embedding])
+            self.index_.add(codes)
+            if labelled:
+                self.database_labels_ = labels
+            if stored:
+                self.database_embedding_ = embeddings
         return self
 
-    def _query_codes(self, X):
-        """Codes of the queries, or of the database itself when ``X`` is None."""
-        check_is_fitted(self, "index_")
-        return self.index_.codes_ if X is None else self.transform(X)
+    @property
+    def _database_lock(self):
+        # Created on first use (dict.setdefault is atomic), never pickled or cloned.
+        return self.__dict__.setdefault("_lock", threading.Lock())
 
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        """Find the nearest database items of each query, in Hamming distance.
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_lock" in state:
+            state = {k: v for k, v in state.items() if k != "_lock"}
+        return state
 
-        Parameters
-        ----------
-        X : array-like of shape (n_queries, n_features), default=None
-            Queries. When None, every database item is a query and is not returned as its
-            own neighbour, as in scikit-learn.
-        n_neighbors : int, default=None
-            Number of neighbours; None means 10 (or the database size when smaller).
-        return_distance : bool, default=True
-            Whether to return the distances as well.
-
-        Returns
-        -------
-        neigh_dist : ndarray of shape (n_queries, n_neighbors), dtype int32
-            Hamming distances, ascending. Only when ``return_distance=True``.
-        neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
-            Database indices, nearest first; equal distances in database order.
-        """
-        codes = self._query_codes(X)
-        n_available = self.index_.n_indexed_ - (X is None)
-        if n_neighbors is None:
-            n_neighbors = max(1, min(10, n_available))
-        if X is None:
-            dist, ind = self._kneighbors_excluding_self(codes, n_neighbors)
-        else:
-            dist, ind = self.index_.kneighbors(codes, n_neighbors)
-        return (dist, ind) if return_distance else ind
-
-    def _kneighbors_excluding_self(self, codes, n_neighbors):
-        n_db = self.index_.n_indexed_
-        if isinstance(n_neighbors, Integral) and n_neighbors >= n_db:
-            raise ValueError(
-                f"Expected n_neighbors < n_indexed when querying the database itself; got "
-                f"n_neighbors={n_neighbors}, n_indexed={n_db}."
-            )
-        dist, ind = self.index_.kneighbors(codes, n_neighbors + 1)
-        is_self = ind == np.arange(n_db)[:, None]
-        # Drop each item's own index; where it is not among the candidates, drop the last.
-        is_self[~is_self.any(axis=1), -1] = True
-        keep = ~is_self
-        return dist[keep].reshape(n_db, -1), ind[keep].reshape(n_db, -1)
-
-    def radius_neighbors(self, X=None, radius=None, return_distance=True):
-        """Find every database item within a Hamming radius of each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_queries, n_features), default=None
-            Queries. When None, every database item is a query, itself excluded.
-        radius : int, default=None
-            Largest Hamming distance returned (inclusive); None means 2.
-        return_distance : bool, default=True
-            Whether to return the distances as well.
-
-        Returns
-        -------
-        neigh_dist : ndarray of shape (n_queries,), dtype object
-            Arrays of distances, ascending. Only when ``return_distance=True``.
-        neigh_ind : ndarray of shape (n_queries,), dtype object
-            Arrays of database indices, nearest first, ties in database order.
-        """
-        codes = self._query_codes(X)
-        radius = 2 if radius is None else radius
-        dist, ind = self.index_.radius_neighbors(codes, radius)
-        if X is None:
-            for i in range(len(ind)):
-                keep = ind[i] != i
-                dist[i], ind[i] = dist[i][keep], ind[i][keep]
-        return (dist, ind) if return_distance else ind
-
-    def hamming_distances(self, X=None):
-        """Hamming distances from the codes of ``X`` to every database item.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_queries, n_features), default=None
-            Queries; None uses the database itself (the diagonal is then 0).
-
-        Returns
-        -------
-        distances : ndarray of shape (n_queries, n_indexed), dtype int32
-        """
-        return self.index_.distances(self._query_codes(X))
-
-    def score(self, X, y):
+    def score(
+        self, X, y=None, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"
+    ):
         """Mean average precision of ``X`` as queries against the labelled database.
 
-        An item is relevant to a query when it shares a label with it. The whole database is
-        ranked by Hamming distance, ties in database order. This makes ``GridSearchCV`` work
-        with no ``scoring`` argument: each split fits on its training part (the database) and
-        queries with its validation part.
+        An item is relevant to a query when it shares a label with it. By default the whole
+        database is ranked by Hamming distance and the score is **tie-aware**: the expected
+        AP over every order of the items at equal distance, so that it does not depend on
+        the order the database is stored in (breaking ties in database order favours short
+        codes whenever the database is sorted by class). This makes ``GridSearchCV`` work
+        with no ``scoring`` argument: each split fits on its training part (the database)
+        and queries with its validation part. It is the scorer
+        ``make_retrieval_scorer("map", ...)`` with the same options.
 
         Parameters
         ----------
         X : array-like of shape (n_queries, n_features)
             Queries.
         y : array-like of shape (n_queries,) or (n_queries, n_classes)
-            Query labels, in the form of the database labels.
+            Query labels, in the form of the database labels; None takes those a labelled
+            dataset carries (deep hashers).
+        k : int, default=None
+            Cut-off rank of mAP@k; None ranks the whole database.
+        tie_aware : bool, default=True
+            False breaks ties in database order, as most published evaluation codes do.
+        normalize : {"retrieved", "relevant", "min_k_relevant"}, default="retrieved"
+            Normaliser of AP@k (see :func:`skhash.metrics.average_precision`).
+        empty_queries : {"zero", "skip", "skip_unretrieved"}, default="zero"
+            Which queries count (see :func:`skhash.metrics.mean_average_precision`).
 
         Returns
         -------
         score : float
             Mean average precision in [0, 1].
         """
-        from .metrics import average_precision
+        from .metrics._scorer import score_queries
 
-        check_is_fitted(self, "index_")
-        if self.database_labels_ is None:
-            raise ValueError(
-                "score() needs a labelled database: fit (or add) with y to rank by relevance."
-            )
-        codes = self.transform(X)
-        y = check_labels(y, n_samples=len(codes), like=self.database_labels_)
-        warn_if_nothing_relevant(y, self.database_labels_)
-        # Queries in chunks, so the distance matrix held at once stays near 64 MiB.
-        step = max(1, (64 * 2**20) // (8 * max(self.index_.n_indexed_, 1)))
-        per_query = [
-            average_precision(
-                y[i : i + step], self.database_labels_, self.index_.distances(codes[i : i + step])
-            )
-            for i in range(0, len(codes), step)
-        ]
-        return float(np.concatenate(per_query).mean())
+        if y is None:  # a labelled dataset (deep hashers) carries its labels
+            y = self._labels_of(self._validate_input(X, reset=False))
+        options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
+        return score_queries(self, X, y, "map", options, caller="score()")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -415,12 +415,12 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         dist, ind = self.kneighbors(X, n_neighbors)
         return knn_graph(dist, ind, self.n_indexed_, mode)
 
-    def score(self, X, y):
+    def score(self, X, y, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"):
         """Mean average precision of the two-stage ranking of the whole database.
 
         Each query ranks its candidates first, by fine distance, then every other item by
-        coarse distance (the ranking the search implies); ties in database order. An item
-        is relevant when it shares a label with the query.
+        coarse distance: the ranking the search implies. An item is relevant when it shares
+        a label with the query. The options are those of the hashers' ``score``.
 
         Parameters
         ----------
@@ -428,6 +428,15 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             Queries.
         y : array-like of shape (n_queries,) or (n_queries, n_classes)
             Query labels, in the form of the database labels.
+        k : int, default=None
+            Cut-off rank of mAP@k; None ranks the whole database.
+        tie_aware : bool, default=True
+            Expected AP over every order of items at equal distance; False breaks ties in
+            database order.
+        normalize : {"retrieved", "relevant", "min_k_relevant"}, default="retrieved"
+            Normaliser of AP@k (see :func:`skhash.metrics.average_precision`).
+        empty_queries : {"zero", "skip", "skip_unretrieved"}, default="zero"
+            Which queries count (see :func:`skhash.metrics.mean_average_precision`).
 
         Returns
         -------
@@ -454,8 +463,18 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             ranking = self.coarse_.index_.distances(coarse_codes[rows]) + after_candidates
             for i, (dist, ind) in enumerate(zip(fine_dist[rows], fine_ind[rows], strict=True)):
                 ranking[i, ind] = dist
-            per_query.append(average_precision(y[rows], labels, ranking))
-        return float(np.concatenate(per_query).mean())
+            per_query.append(
+                average_precision(
+                    y[rows],
+                    labels,
+                    ranking,
+                    k=k,
+                    tie_aware=tie_aware,
+                    normalize=normalize,
+                    empty_queries=empty_queries,
+                )
+            )
+        return float(np.nanmean(np.concatenate(per_query)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _brute_force import hasher_map
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import UndefinedMetricWarning
@@ -251,7 +252,7 @@ def test_multilabel_database_scores(digits):
     hasher = ITQ(n_bits=16, random_state=0).fit(X, Y)
     Yq = np.eye(10, dtype=np.uint8)[yq]
     Yq[:, 0] |= yq % 2 == 0
-    assert 0 < hasher.score(Xq, Yq) <= 1
+    assert hasher.score(Xq, Yq, tie_aware=False) == pytest.approx(hasher_map(hasher, Xq, Yq))
     assert hasher.database_labels_.shape == (400, 10)
 
 
@@ -261,3 +262,82 @@ def test_invalid_parameters_are_named():
         LSH(n_bits=0).fit(X)
     with pytest.raises(ValueError, match="n_iter"):
         ITQ(n_bits=2, n_iter=-1).fit(X)
+
+
+# -- nothing lost under faults, threads and bad input ---------------------------------------
+def test_an_interrupted_refit_leaves_the_hasher_as_it_was(digits, monkeypatch):
+    X, y, Xq, _ = digits
+    for cls in ALL_CLASSIC:
+        hasher = cls(n_bits=8, random_state=0).fit(X, y)
+        codes, before = hasher.transform(Xq), dict(vars(hasher))
+        fit = cls._fit
+
+        def interrupted(self, X, y, fit=fit):
+            fit(self, X, y)  # the new model is learnt, then Ctrl-C
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cls, "_fit", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            hasher.fit(X[::-1] * 3 + 1, y[::-1])
+        monkeypatch.undo()
+        assert vars(hasher).keys() == before.keys()
+        np.testing.assert_array_equal(hasher.transform(Xq), codes)
+        dist, ind = hasher.kneighbors(X[:50], n_neighbors=1)
+        assert (dist == 0).all()  # every database item still at distance 0 from itself
+
+
+def test_an_interrupted_add_changes_nothing(digits, monkeypatch):
+    X, y, Xq, yq = digits
+    hasher = ITQ(n_bits=16, random_state=0).fit(X, y)
+
+    def interrupted(self, codes):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(hasher.index_), "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hasher.add(Xq, yq)
+    monkeypatch.undo()
+    assert hasher.index_.n_indexed_ == len(hasher.database_labels_) == len(X)
+
+
+def test_concurrent_adds_lose_nothing(digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _, _, _ = digits
+    rows = np.arange(len(X))  # each item labelled by its row: labels must travel with codes
+    hasher = LSH(n_bits=32, random_state=0).fit(X[:10], rows[:10])
+    batches = [(X[i : i + 10], rows[i : i + 10]) for i in range(10, 400, 10)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda batch: hasher.add(*batch), batches))
+    assert hasher.index_.n_indexed_ == len(hasher.database_labels_) == 400
+    assert sorted(hasher.database_labels_) == list(rows)
+    np.testing.assert_array_equal(
+        hasher.index_.codes_, hasher.transform(X[hasher.database_labels_])
+    )
+
+
+def test_added_labels_keep_the_database_label_kind(digits):
+    X, y, Xq, yq = digits
+    hasher = ITQ(n_bits=16, random_state=0).fit(X, y)
+    hasher.add(Xq[:5], yq[:5].astype(float))  # integral floats: read as the integers
+    assert hasher.database_labels_.dtype == y.dtype
+    with pytest.raises(ValueError, match="fractional"):
+        hasher.add(Xq[:5], yq[:5] + 0.5)
+    with pytest.raises(ValueError, match="same kind"):
+        hasher.add(Xq[:5], yq[:5].astype(str))
+    assert hasher.index_.n_indexed_ == len(X) + 5
+
+
+@pytest.mark.parametrize("n_neighbors", [0, -1])
+def test_neighbour_counts_are_checked_with_the_value_given(digits, n_neighbors):
+    X, y, _, _ = digits
+    hasher = ITQ(n_bits=8, random_state=0).fit(X, y)
+    for queries in (None, X[:3]):
+        with pytest.raises(ValueError, match=f"got {n_neighbors}"):
+            hasher.kneighbors(queries, n_neighbors=n_neighbors)
+
+
+def test_dates_are_not_features(digits):
+    X, y, _, _ = digits
+    with pytest.raises(TypeError, match="must hold numbers"):
+        ITQ(n_bits=4).fit(X[:, :8].astype("datetime64[D]"), y)

@@ -136,8 +136,12 @@ def test_score_ranks_candidates_first_then_the_rest_by_coarse_distance(fitted, d
     fine = fitted.fine_.hamming_distances(Xq)
     for i, cand in enumerate(candidates):
         ranking[i, cand] = fine[i, cand]
-    expected = average_precision(yq, fitted.database_labels_, ranking).mean()
-    assert fitted.score(Xq, yq) == pytest.approx(expected)
+    for tie_aware in (True, False):
+        expected = average_precision(yq, fitted.database_labels_, ranking, tie_aware=tie_aware)
+        assert fitted.score(Xq, yq, tie_aware=tie_aware) == pytest.approx(expected.mean())
+    expected = average_precision(yq, fitted.database_labels_, ranking, k=20, tie_aware=True)
+    assert fitted.score(Xq, yq, k=20) == pytest.approx(expected.mean())
+    assert fitted.score(Xq, yq) != fitted.score(Xq, yq, tie_aware=False)
 
 
 def test_grid_search_tunes_nested_parameters(digits):

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _brute_force import hasher_map
 
 torch = pytest.importorskip("torch")
 
@@ -13,7 +14,8 @@ from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 from skhash.deep._attention import DualAttention  # noqa: E402
 from skhash.deep._base import BaseDeepHasher  # noqa: E402
 from skhash.deep._dahp import DAHP  # noqa: E402
-from skhash.deep._resnet import ResNet18, load_pretrained  # noqa: E402
+from skhash.deep._pretrained import load_pretrained  # noqa: E402
+from skhash.deep._resnet import ResNet18  # noqa: E402
 from skhash.deep._scae import SCAE  # noqa: E402
 from skhash.deep._trainer import Trainer  # noqa: E402
 
@@ -100,7 +102,7 @@ def test_load_pretrained_errors(tmp_path):
         load_pretrained(model, tmp_path / "missing.pth")
     wrong = tmp_path / "wrong.pth"
     torch.save(torch.nn.Linear(3, 2).state_dict(), wrong)
-    with pytest.raises(ValueError, match="not a torchvision ResNet-18.*missing key"):
+    with pytest.raises(ValueError, match="does not match the ResNet backbone's keys.*missing"):
         load_pretrained(model, wrong)
     not_a_dict = tmp_path / "list.pth"
     torch.save([torch.zeros(2)], not_a_dict)
@@ -150,10 +152,11 @@ def test_dahp_fit_transform_kneighbors(digits):
     assert (np.diff(dist, axis=1) >= 0).all()
     record = hasher.history_[-1]
     assert {"anchor", "pairwise", "train_loss"} <= set(record)
-    anchors = hasher.module_.anchors
+    anchors = hasher.module_.heads[0].anchors
     assert anchors.shape == (10, 8) and set(anchors.unique().tolist()) == {-1.0, 1.0}
     assert len({tuple(a) for a in anchors.tolist()}) == 10
-    assert 0 <= hasher.score(X[:20], y[:20]) <= 1
+    expected = hasher_map(hasher, X[:20], y[:20])
+    assert hasher.score(X[:20], y[:20], tie_aware=False) == pytest.approx(expected)
 
 
 def test_dahp_learns(digits):
@@ -169,8 +172,9 @@ def test_dahp_multilabel(digits):
     X, y = digits
     Y = np.stack([y % 2 == 0, y < 5, y == 7], axis=1).astype(int)
     hasher = DAHP(**TINY_DAHP).fit(X, Y)
-    assert hasher.module_.anchors.shape == (3, 8)
-    assert 0 <= hasher.score(X[:20], Y[:20]) <= 1
+    assert hasher.module_.heads[0].anchors.shape == (3, 8)
+    expected = hasher_map(hasher, X[:20], Y[:20])
+    assert hasher.score(X[:20], Y[:20], tie_aware=False) == pytest.approx(expected)
 
 
 def test_dahp_no_attention_and_options(digits):
@@ -232,7 +236,8 @@ def test_scae_labels_only_index_the_database(digits):
     X, y = digits
     with_y, without_y = SCAE(**TINY_SCAE).fit(X, y), SCAE(**TINY_SCAE).fit(X)
     np.testing.assert_array_equal(with_y.transform(X), without_y.transform(X))
-    assert 0 <= with_y.score(X[:20], y[:20]) <= 1
+    expected = hasher_map(with_y, X[:20], y[:20])
+    assert with_y.score(X[:20], y[:20], tie_aware=False) == pytest.approx(expected)
 
 
 def test_scae_pretraining_stages_reduce_reconstruction(digits):
@@ -253,7 +258,7 @@ def test_scae_pretraining_runs_the_shared_trainer(digits, monkeypatch):
     fit = Trainer.fit
 
     def spy(self, *args, **kwargs):
-        calls.append((self.stage, len(self.parameters)))
+        calls.append((self.stage, sum(len(g["params"]) for g in self.param_groups)))
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "fit", spy)
@@ -266,23 +271,19 @@ def test_scae_pretraining_runs_the_shared_trainer(digits, monkeypatch):
     assert [c[0] for c in calls] == ["finetune"]
 
 
-class _Snapshot:
-    """Callback keeping the first encoder layer's state at the end of every stage."""
-
-    def on_train_begin(self, trainer):
-        pass
-
-    def on_train_end(self, trainer):
-        net = getattr(trainer.module, "net", trainer.module)
-        self.states = getattr(self, "states", [])
-        self.states.append({k: v.clone() for k, v in net.encoders[0].state_dict().items()})
-
-
-def test_scae_pretraining_freezes_lower_layers(digits):
+def test_scae_pretraining_freezes_lower_layers(digits, monkeypatch):
     X, _ = digits
-    snap = _Snapshot()
-    SCAE(**{**TINY_SCAE, "callbacks": [snap]}).fit(X)
-    after_1, after_2, after_finetune = snap.states
+    states, fit = [], Trainer.fit
+
+    def snapshot_after(self, *args, **kwargs):  # the first encoder layer after every stage
+        history = fit(self, *args, **kwargs)
+        net = getattr(self.module, "net", self.module)
+        states.append({k: v.clone() for k, v in net.backbone.encoders[0].state_dict().items()})
+        return history
+
+    monkeypatch.setattr(Trainer, "fit", snapshot_after)
+    SCAE(**TINY_SCAE).fit(X)
+    after_1, after_2, after_finetune = states
     for k in after_1:  # weights and batch-norm statistics of layer 1 untouched in stage 2
         assert torch.equal(after_1[k], after_2[k]), k
     assert not torch.equal(after_2["0.weight"], after_finetune["0.weight"])
@@ -293,7 +294,8 @@ def test_scae_multiscale_fusion(digits):
     one = SCAE(**{**TINY_SCAE, "scales": (1.0,), "pool_size": 1}).fit(X)
     three = SCAE(**{**TINY_SCAE, "scales": (1.0, 0.5, 0.25), "pool_size": 1}).fit(X)
     assert one.module_.hash.in_features == 4 and three.module_.hash.in_features == 12
-    sizes = [tuple(p.shape[-2:]) for p in three.module_.pyramid(torch.zeros(1, 1, 8, 8))]
+    pyramid = three.module_.backbone.pyramid(torch.zeros(1, 1, 8, 8))
+    sizes = [tuple(p.shape[-2:]) for p in pyramid]
     assert sizes == [(8, 8), (4, 4), (2, 2)]
     out = three.module_(torch.zeros(2, 1, 8, 8))
     assert out["recon"].shape == (2, 1, 8, 8)
@@ -345,8 +347,8 @@ def test_pickle_round_trip(digits, name):
     X, y = digits
     hasher = _make(name).fit(X, y)
     state = hasher.__getstate__()
-    assert "module_" not in state
-    assert all(v.device.type == "cpu" for v in state["_module_state"].values())
+    assert all(v.device.type == "cpu" for v in state["module_"].state_dict().values())
+    assert state["module_"] is not hasher.module_
     clone = pickle.loads(pickle.dumps(hasher))
     np.testing.assert_array_equal(clone.transform(X), hasher.transform(X))
     np.testing.assert_array_equal(clone.kneighbors(X[:3])[1], hasher.kneighbors(X[:3])[1])

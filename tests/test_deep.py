@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _brute_force import hasher_map
 
 torch = pytest.importorskip("torch")
 
@@ -22,8 +23,8 @@ from skhash.deep import (  # noqa: E402
     EarlyStopping,
 )
 from skhash.deep import _losses as L  # noqa: E402
-from skhash.deep._base import resolve_device  # noqa: E402
-from skhash.deep._trainer import _batches  # noqa: E402
+from skhash.deep._device import resolve_device  # noqa: E402
+from skhash.deep._inputs import batch_bounds  # noqa: E402
 
 TINY = dict(
     channels=(8, 8, 8), hidden=16, max_epochs=2, batch_size=32, device="cpu", random_state=0
@@ -47,7 +48,7 @@ def test_same_random_state_gives_identical_codes_and_history(digits):
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
     assert [r["train_loss"] for r in a.history_] == [r["train_loss"] for r in b.history_]
     c = tiny(random_state=1).fit(X, y)
-    wa, wc = a.module_.hash.weight, c.module_.hash.weight
+    wa, wc = a.module_.heads[0].hash.weight, c.module_.heads[0].hash.weight
     assert not torch.equal(wa, wc)
 
 
@@ -82,10 +83,9 @@ def test_pickle_round_trip_is_device_free(digits):
     X, y = digits
     hasher = tiny().fit(X, y)
     state = hasher.__getstate__()
-    assert "module_" not in state
     leaves = list(_walk(state))
-    assert not any(isinstance(v, (torch.device, torch.nn.Module, torch.Generator)) for v in leaves)
-    tensors = [v for v in leaves if isinstance(v, torch.Tensor)]
+    assert not any(isinstance(v, (torch.device, torch.Generator)) for v in leaves)
+    tensors = list(state["module_"].state_dict().values())
     assert tensors and all(t.device.type == "cpu" for t in tensors)
     clone = pickle.loads(pickle.dumps(hasher))
     assert clone.device_ == "cpu" and isinstance(clone.module_, torch.nn.Module)
@@ -114,10 +114,20 @@ def test_cuda_without_cuda_is_a_clear_error(digits, device):
         tiny(device=device).fit(X, y)
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU", "mps"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU", "cuda:-1", 0])
 def test_unknown_device_is_an_error(device):
     with pytest.raises(ValueError, match="device must be"):
         resolve_device(device)
+
+
+def test_devices_as_strings_and_torch_devices():
+    assert resolve_device(torch.device("cpu")) == "cpu"
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS is not available"):
+            resolve_device("mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device(torch.device("cuda", 0))
 
 
 def test_auto_device_picks_cuda_only_when_available():
@@ -167,7 +177,8 @@ def test_multilabel_y(digits):
     Y = np.stack([y % 2, y >= 5, y == 0], axis=1).astype(int)
     hasher = tiny().fit(X, Y)
     assert hasher.n_classes_ == 3 and not hasattr(hasher, "classes_")
-    assert 0 <= hasher.score(X[:20], Y[:20]) <= 1
+    expected = hasher_map(hasher, X[:20], Y[:20])
+    assert hasher.score(X[:20], Y[:20], tie_aware=False) == pytest.approx(expected)
 
 
 # -- image inputs --------------------------------------------------------------------------
@@ -255,7 +266,9 @@ def test_callbacks_and_early_stopping(digits, tmp_path):
     rec, stop = Recorder(), EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
     ckpt = Checkpoint(path=tmp_path / "best.pt", monitor="train_loss")
     hasher = tiny(max_epochs=10, callbacks=[rec, stop, ckpt]).fit(X, y)
-    assert rec.calls == ["begin", 1, 2, "end"]  # no relative improvement of 1000%
+    fitted = hasher.callbacks_[-3]  # after the built-in LRScheduler
+    assert fitted.calls == ["begin", 1, 2, "end"]  # no relative improvement of 1000%
+    assert not hasattr(rec, "calls") and hasher.callbacks == [rec, stop, ckpt]  # untouched
     assert len(hasher.history_) == 2
     saved = torch.load(tmp_path / "best.pt")
     assert set(saved) == set(hasher.module_.state_dict())
@@ -272,10 +285,14 @@ def test_validation_split_early_stopping(digits):
 def test_warm_start_continues_training(digits):
     X, y = digits
     hasher = tiny(warm_start=True).fit(X, y)
-    module = hasher.module_
+    before = {k: v.clone() for k, v in hasher.module_.state_dict().items()}
     hasher.fit(X, y)
-    assert hasher.module_ is module
     assert [r["epoch"] for r in hasher.history_] == [1, 2, 3, 4]
+    after = hasher.module_.state_dict()
+    assert not torch.equal(before["heads.0.hash.weight"], after["heads.0.hash.weight"])
+    # continued from the first fit's weights: a second network trained from scratch differs
+    cold = tiny(max_epochs=4).fit(X, y)
+    assert not torch.equal(cold.module_.state_dict()["heads.0.hash.weight"], after["heads.0.hash.weight"])
     cold = tiny().fit(X, y)
     cold.fit(X, y)
     assert [r["epoch"] for r in cold.history_] == [1, 2]
@@ -290,9 +307,9 @@ def test_verbose_shows_a_progress_bar(digits, capsys):
 
 
 def test_single_item_last_batch_is_merged():
-    assert _batches(5, 2) == [(0, 2), (2, 5)]
-    assert _batches(4, 2) == [(0, 2), (2, 4)]
-    assert _batches(1, 4) == [(0, 1)]
+    assert batch_bounds(5, 2) == [(0, 2), (2, 5)]
+    assert batch_bounds(4, 2) == [(0, 2), (2, 4)]
+    assert batch_bounds(1, 4) == [(0, 1)]
 
 
 # -- sklearn integration -------------------------------------------------------------------
@@ -301,8 +318,13 @@ def test_grid_search_and_pipeline(digits):
     pipe = make_pipeline(FunctionTransformer(lambda a: a.reshape(-1, 8, 8)), tiny(max_epochs=1))
     assert pipe.fit(X, y).transform(X[:3]).shape == (3, 8)
     search = GridSearchCV(tiny(max_epochs=1), {"n_bits": [4, 8]}, cv=2).fit(X, y)
-    assert search.best_params_["n_bits"] in (4, 8)
-    assert 0 <= search.best_score_ <= 1
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_["n_bits"] == [4, 8][int(np.argmax(scores))]
+    # each split's score is the tie-aware mAP of its validation half against its training half
+    first = tiny(max_epochs=1).set_params(n_bits=4).fit(X[120:], y[120:])
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(
+        first.score(X[:120], y[:120])
+    )
 
 
 def test_learns_on_digits(digits):

@@ -177,7 +177,7 @@ def test_transformer_validates_its_parameters(digits):
         HashingNeighborsTransformer(LSH(), mode="weights").fit(X)
     with pytest.raises((TypeError, ValueError), match="hasher"):
         HashingNeighborsTransformer("ITQ").fit(X)
-    with pytest.raises(ValueError, match="n_neighbors <= n_indexed"):
+    with pytest.raises(ValueError, match="n_neighbors <= 50"):
         HashingNeighborsTransformer(LSH(), n_neighbors=50).fit(X).transform(X)
 
 

@@ -6,10 +6,12 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ..utils.docstrings import fill_doc
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project, warn_if_rank_deficient
 
 
+@fill_doc
 class ITQ(ClassicHasher):
     """Iterative quantization: PCA, then the rotation that best fits the binary hypercube.
 
@@ -39,6 +41,7 @@ class ITQ(ClassicHasher):
         Draws the initial rotation. Pass an int for reproducible codes.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -85,11 +88,24 @@ class ITQ(ClassicHasher):
         "n_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, n_bits=32, *, n_iter=50, random_state=None, n_jobs=None):
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        n_iter=50,
+        random_state=None,
+        n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
+    ):
         self.n_bits = n_bits
         self.n_iter = n_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)

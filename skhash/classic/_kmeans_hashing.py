@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ..utils.docstrings import fill_doc
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project
 
@@ -90,6 +91,7 @@ def _bit_margins(V, centers):
     return margins
 
 
+@fill_doc
 class KMeansHashing(ClassicHasher):
     """K-means hashing: product quantization whose center indices keep center distances.
 
@@ -135,6 +137,7 @@ class KMeansHashing(ClassicHasher):
         Breaks ties in the initial centers. Pass an int for reproducible codes.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -190,6 +193,9 @@ class KMeansHashing(ClassicHasher):
         n_iter=50,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.bits_per_subspace = bits_per_subspace
@@ -197,6 +203,9 @@ class KMeansHashing(ClassicHasher):
         self.n_iter = n_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _subspace_bits(self):
         b = min(self.bits_per_subspace, self.n_bits)

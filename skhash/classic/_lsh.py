@@ -2,10 +2,12 @@
 
 from sklearn.utils import check_random_state
 
+from ..utils.docstrings import fill_doc
 from ._base import ClassicHasher
 from ._pca_utils import column_mean, project
 
 
+@fill_doc
 class LSH(ClassicHasher):
     """Random-hyperplane locality-sensitive hashing (SimHash), centred on the data mean.
 
@@ -26,6 +28,7 @@ class LSH(ClassicHasher):
         Draws the hyperplanes. Pass an int for reproducible codes.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -62,10 +65,22 @@ class LSH(ClassicHasher):
     (2, 3)
     """
 
-    def __init__(self, n_bits=32, *, random_state=None, n_jobs=None):
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        random_state=None,
+        n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
+    ):
         self.n_bits = n_bits
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)

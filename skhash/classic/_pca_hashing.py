@@ -1,9 +1,11 @@
 """PCA hashing: the sign of the top principal components."""
 
+from ..utils.docstrings import fill_doc
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project, warn_if_rank_deficient
 
 
+@fill_doc
 class PCAHashing(ClassicHasher):
     """PCA hashing: each bit is the sign of one of the top ``n_bits`` principal components.
 
@@ -28,6 +30,7 @@ class PCAHashing(ClassicHasher):
         Unused (PCA is solved exactly); kept so every hasher shares the parameter.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -66,10 +69,22 @@ class PCAHashing(ClassicHasher):
     True
     """
 
-    def __init__(self, n_bits=32, *, random_state=None, n_jobs=None):
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        random_state=None,
+        n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
+    ):
         self.n_bits = n_bits
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _fit(self, X, y):
         self.mean_, self.components_, self.explained_variance_ = fit_pca(self, X, self.n_bits)

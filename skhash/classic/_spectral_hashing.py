@@ -2,10 +2,12 @@
 
 import numpy as np
 
+from ..utils.docstrings import fill_doc
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, max_components, project
 
 
+@fill_doc
 class SpectralHashing(ClassicHasher):
     """Spectral hashing: thresholded eigenfunctions of the data's graph Laplacian.
 
@@ -37,6 +39,7 @@ class SpectralHashing(ClassicHasher):
         Unused (every step is deterministic); kept so every hasher shares the parameter.
     n_jobs : int, default=None
         Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+    {search_parameters}
 
     Attributes
     ----------
@@ -75,10 +78,22 @@ class SpectralHashing(ClassicHasher):
     (2, 16)
     """
 
-    def __init__(self, n_bits=32, *, random_state=None, n_jobs=None):
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        random_state=None,
+        n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
+    ):
         self.n_bits = n_bits
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
     def _fit(self, X, y):
         n_pca = min(self.n_bits, max_components(X))

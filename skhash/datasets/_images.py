@@ -2,6 +2,7 @@
 
 import numbers
 import os
+import warnings
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -178,15 +179,91 @@ def _is_hidden(name):
     return name.startswith(".")
 
 
-def _find_images(class_dir, extensions):
-    """Sorted paths of the image files under ``class_dir``, searched recursively."""
-    found = []
-    for root, dirs, files in os.walk(class_dir, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
-        for name in sorted(files):
-            if not _is_hidden(name) and name.lower().endswith(extensions):
-                found.append(os.path.join(root, name))
-    return found
+def _inside(path, folder):
+    """Whether the real ``path`` lies in the real ``folder`` (or is it)."""
+    return os.path.commonpath([path, folder]) == folder
+
+
+class _ImageWalk:
+    """Finds the image files of a class folder without leaving the root or looping.
+
+    Symbolic links are followed only where ``symlinks`` allows (``"inside"``: when they point
+    inside the root); a link to a folder already being walked (or to one above the class
+    folder) would loop, and is skipped. Skipped links are remembered for one warning.
+    """
+
+    def __init__(self, root, extensions, symlinks):
+        self.root_path = root
+        self.root = os.path.realpath(root)
+        self.extensions = extensions
+        self.symlinks = symlinks
+        self.outside, self.loops = [], []
+
+    def _may_follow(self, entry):
+        if not entry.is_symlink():
+            return True
+        if self.symlinks == "skip":
+            self.outside.append(entry.path)
+            return False
+        if self.symlinks == "inside" and not _inside(os.path.realpath(entry.path), self.root):
+            self.outside.append(entry.path)
+            return False
+        return True
+
+    def class_folders(self):
+        """Sorted names of the class subfolders of the root."""
+        with os.scandir(self.root_path) as entries:
+            return sorted(
+                entry.name
+                for entry in entries
+                if not _is_hidden(entry.name) and entry.is_dir() and self._may_follow(entry)
+            )
+
+    def images(self, class_dir):
+        """Sorted paths of the image files under ``class_dir``: files first, then folders."""
+        found = []
+        class_real = os.path.realpath(class_dir)
+        visited = set()
+
+        def visit(folder, real):
+            visited.add(real)
+            with os.scandir(folder) as scan:
+                entries = sorted(
+                    (e for e in scan if not _is_hidden(e.name) and self._may_follow(e)),
+                    key=lambda e: e.name,
+                )
+            for entry in entries:
+                if entry.is_file() and entry.name.lower().endswith(self.extensions):
+                    found.append(entry.path)
+            for entry in entries:
+                if not entry.is_dir():
+                    continue
+                target = os.path.realpath(entry.path)
+                if target in visited or _inside(class_real, target):
+                    self.loops.append(entry.path)
+                    continue
+                visit(entry.path, target)
+
+        visit(class_dir, class_real)
+        return found
+
+    def warn_if_skipped(self):
+        messages = []
+        if self.outside:
+            where = "are not followed" if self.symlinks == "skip" else "lead out of the root"
+            messages.append(
+                f"{len(self.outside)} symbolic link(s) {where} (e.g. {self.outside[0]!r}); "
+                "pass symlinks='follow' to read them"
+            )
+        if self.loops:
+            messages.append(
+                f"{len(self.loops)} link(s) to a folder already read, which would loop or "
+                f"repeat images (e.g. {self.loops[0]!r})"
+            )
+        if messages:
+            warnings.warn(
+                "load_image_folder skipped " + "; ".join(messages) + ".", UserWarning, stacklevel=3
+            )
 
 
 def load_image_folder(
@@ -198,6 +275,8 @@ def load_image_folder(
     interpolation="bilinear",
     return_paths=True,
     return_X_y=False,
+    decode=True,
+    symlinks="inside",
 ):
     """Load a folder of images laid out one subfolder per class.
 
@@ -216,6 +295,16 @@ def load_image_folder(
     sorted order, so the result does not depend on the file system. Files and folders whose
     name starts with a dot are skipped, as are files with another extension.
 
+    **The rows come sorted by class** (all images of the first class, then the second, ...).
+    Shuffle them, or split with stratification
+    (:func:`~skhash.datasets.make_retrieval_split`, ``StratifiedKFold(shuffle=True)``),
+    before taking any contiguous part; and score with tie-aware metrics (the default of
+    ``score`` and the scorers), since ties in Hamming distance broken in database order
+    favour the classes stored first.
+
+    Symbolic links are followed only inside ``path`` by default: a link leading out of it,
+    or to a folder already read (a loop), is skipped with a warning.
+
     Parameters
     ----------
     path : str or path-like
@@ -233,7 +322,15 @@ def load_image_folder(
     return_paths : bool, default=True
         Include the ``filenames`` of the images in the Bunch.
     return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+        If True, return ``(images, target)`` (``(filenames, target)`` when ``decode`` is
+        False) instead of a Bunch.
+    decode : bool, default=True
+        If False, no image is read: the Bunch holds the ``filenames`` and ``target`` only,
+        for the deep hashers, which read the paths as they train
+        (``hasher.fit(folder.filenames, folder.target)``).
+    symlinks : {"inside", "follow", "skip"}, default="inside"
+        Which symbolic links are followed: those pointing inside ``path``, all of them, or
+        none. Links to a folder already read are never followed (they would loop).
 
     Returns
     -------
@@ -241,13 +338,14 @@ def load_image_folder(
         Dictionary-like object with the attributes:
 
         images : ndarray of shape (n_images, C, H, W), dtype float32
-            Pixel values in [0, 1]; C is 3 for ``"rgb"`` and 1 for ``"grayscale"``.
+            Pixel values in [0, 1]; C is 3 for ``"rgb"`` and 1 for ``"grayscale"``. Only
+            when ``decode`` is True.
         target : ndarray of shape (n_images,), dtype int64
             Class index of each image, into ``target_names``.
         target_names : ndarray of shape (n_classes,), dtype str
             The class subfolder names, sorted.
         filenames : ndarray of shape (n_images,), dtype str
-            Path of each image (only when ``return_paths`` is True).
+            Path of each image (when ``return_paths`` is True, or ``decode`` False).
         DESCR : str
             A one-line description of where the images came from.
 
@@ -280,8 +378,11 @@ def load_image_folder(
     >>> folder = load_image_folder(root, image_size=(16, 16), color_mode="grayscale")
     >>> folder.images.shape, folder.images.dtype
     ((6, 1, 16, 16), dtype('float32'))
-    >>> folder.target.tolist(), folder.target_names.tolist()
+    >>> folder.target.tolist(), folder.target_names.tolist()  # sorted by class
     ([0, 0, 0, 1, 1, 1], ['dark', 'light'])
+    >>> paths = load_image_folder(root, decode=False)  # nothing read: paths and labels
+    >>> sorted(paths), [os.path.basename(p) for p in paths.filenames[:2]]
+    (['DESCR', 'filenames', 'target', 'target_names'], ['0.png', '1.png'])
     """
     root = os.fspath(path)
     if not os.path.exists(root):
@@ -297,11 +398,13 @@ def load_image_folder(
     _check_image_size(image_size)
     _check_color_mode(color_mode)
     _check_interpolation(interpolation)
-
-    with os.scandir(root) as entries:
-        classes = sorted(
-            entry.name for entry in entries if entry.is_dir() and not _is_hidden(entry.name)
+    if symlinks not in ("inside", "follow", "skip"):
+        raise ValueError(
+            f"symlinks must be one of ['inside', 'follow', 'skip']; got {symlinks!r}."
         )
+
+    walk = _ImageWalk(root, extensions, symlinks)
+    classes = walk.class_folders()
     if not classes:
         raise ValueError(
             f"Image folder {root!r} has no class subfolders; expected one subfolder per class "
@@ -310,21 +413,35 @@ def load_image_folder(
 
     filenames, target, empty = [], [], []
     for label, name in enumerate(classes):
-        files = _find_images(os.path.join(root, name), extensions)
+        files = walk.images(os.path.join(root, name))
         if not files:
             empty.append(name)
         filenames.extend(files)
         target.extend([label] * len(files))
+    walk.warn_if_skipped()
     if empty:
         raise ValueError(
             f"No image files with extensions {extensions} in the class folder(s) {empty} of "
             f"{root!r}; remove the folder(s) or pass other extensions."
         )
 
+    target = np.asarray(target, dtype=np.int64)
+    if not decode:
+        filenames = np.asarray(filenames, dtype=str)
+        if return_X_y:
+            return filenames, target
+        return Bunch(
+            filenames=filenames,
+            target=target,
+            target_names=np.asarray(classes, dtype=str),
+            DESCR=(
+                f"{len(filenames)} image paths in {len(classes)} classes found in {root!r} "
+                "(not decoded)."
+            ),
+        )
     images = load_images(
         filenames, image_size=image_size, color_mode=color_mode, interpolation=interpolation
     )
-    target = np.asarray(target, dtype=np.int64)
     if return_X_y:
         return images, target
     bunch = Bunch(

@@ -1,4 +1,4 @@
-"""Deep hashers on PyTorch: one input pipeline, one training loop, shared losses.
+"""Deep hashers on PyTorch: one input pipeline, one backbone builder, one training loop.
 
 Importing this package imports torch; ``import skhash`` alone does not (the deep hashers are
 loaded on first use).
@@ -6,26 +6,32 @@ loaded on first use).
 
 import importlib
 
-from ._base import BaseDeepHasher
+from ._augment import Augmentation
+from ._backbones import BACKBONES, MLP
+from ._base import BaseDeepHasher, HashingNetwork
 from ._callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
-from ._data import Augmentation
 from ._dphb import DPHB
 from ._dsbh import DSBH
+from ._inputs import ImageFileDataset
 
 __all__ = [
+    "BACKBONES",
     "DAHP",
     "DPHB",
     "DSBH",
+    "MLP",
     "SCAE",
     "Augmentation",
     "BaseDeepHasher",
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "HashingNetwork",
+    "ImageFileDataset",
     "LRScheduler",
 ]
 
-# Hashers whose modules may not exist yet are imported on first use.
+# Hashers whose modules import more (ResNets, attention) are imported on first use.
 _LAZY = {"DAHP": "._dahp", "SCAE": "._scae"}
 
 

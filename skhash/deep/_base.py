@@ -1,77 +1,110 @@
-"""BaseDeepHasher: what every deep hasher shares (inputs, devices, training, pickling)."""
+"""BaseDeepHasher: what every deep hasher shares (inputs, backbones, devices, training)."""
 
+import copy
+import itertools
 import math
-import re
+import os
+import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names, check_array, validate_data
+from torch import nn
 
-from ..base import BaseHasher
-from ._backbones import init_weights, set_generator
-from ._data import (
-    Augmentation,
-    channel_stats,
-    check_augmentation,
+from ..base import BaseHasher, check_numeric_dtype
+from ..reranking import check_bit_weights
+from ._augment import Augmentation, check_augmentation
+from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
+from ._device import PRECISIONS, resolve_device, torch_threads
+from ._inputs import (
+    ImageFileDataset,
+    ImageSource,
+    Preprocessing,
+    array_source,
+    channels_first,
+    dataset_source,
     infer_image_shape,
     is_path_list,
-    standardize,
+    pixel_stats,
+    to_image_shape,
 )
-from ._trainer import Trainer, predict_outputs
+from ._network import HashingNetwork, HeadNetwork, check_levels, split_bits
+from ._pretrained import load_pretrained
+from ._trainer import Trainer, predict_batches
 
-__all__ = ["BaseDeepHasher", "resolve_device"]
+__all__ = ["BaseDeepHasher", "HashingNetwork", "HeadNetwork", "resolve_device"]
 
-_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+# Images per batch when reading without gradients (statistics, encoding): about this many
+# bytes of float32 input, so activations stay small for large images (a 64x64 RGB batch of 64
+# in a small CNN's inference holds 116 MB) while tiny ones (digits, feature vectors) go by
+# the thousand.
+_READ_BATCH_BYTES = 2**20
+_READ_BATCH_RANGE = (16, 1024)
 
 
-def resolve_device(device):
-    """Resolve the ``device`` parameter to a device string, with clear errors."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str) or not _DEVICE_RE.match(device):
-        raise ValueError(f'device must be "auto", "cpu", "cuda" or "cuda:N"; got {device!r}.')
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was asked for, but CUDA is not available on this machine "
-                f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}). Use "
-                'device="cpu", or "auto" to pick CUDA only when present.'
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r}, but only {torch.cuda.device_count()} CUDA device(s) exist."
-            )
-    return device
+def read_batch_size(image_shape):
+    """Batch size for passes without gradients over images of ``image_shape``."""
+    low, high = _READ_BATCH_RANGE
+    return min(high, max(low, _READ_BATCH_BYTES // (4 * math.prod(image_shape))))
+
+
+def _code_blocks(levels, n_bits):
+    """``{level: slice of bits}`` of multi-level codes, else None."""
+    if levels is None:
+        return None
+    blocks, start = {}, 0
+    for level, width in zip(levels, split_bits(n_bits, levels), strict=True):
+        blocks[level] = slice(start, start + width)
+        start += width
+    return blocks
+
+
+def cpu_copy(module):
+    """A deep copy of ``module`` with every parameter and buffer on the CPU (the original is
+    untouched, and no second copy is made on its device)."""
+    memo = {}
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        cpu = t.detach().to("cpu", copy=True)
+        memo[id(t)] = nn.Parameter(cpu, t.requires_grad) if isinstance(t, nn.Parameter) else cpu
+    return copy.deepcopy(module, memo)
 
 
 class BaseDeepHasher(BaseHasher):
-    """Base class of the deep hashers: one input pipeline, one training loop.
+    """Base class of the deep hashers: one input pipeline, one backbone builder, one trainer.
 
-    Subclasses implement ``_build_module(image_shape, n_classes)`` (a module whose
-    ``forward(x)`` returns a dict with at least ``"codes"``, the real-valued pre-sign codes)
-    and ``_loss(outputs, batch)`` (a dict of loss terms). They may override ``_fit`` (e.g.
-    for layer-wise pre-training, calling ``_train`` several times).
+    Subclasses implement ``_build_network(backbone, image_shape, n_classes)`` (a
+    :class:`HashingNetwork` around the given backbone, whose ``forward(x)`` returns a dict with
+    at least ``"codes"`` and ``"features"``) and ``_loss(outputs, batch)`` (a dict of loss
+    terms); ``_backbone_options()`` gives their own parameters to their default backbone. They
+    may override ``_fit`` (e.g. for layer-wise pre-training, calling ``_train`` several times).
 
-    Inputs are images: ``(n, H, W)``, ``(n, C, H, W)``, flat ``(n, d)`` rows with
-    ``image_shape``, or a list of image files (see :mod:`skhash.deep._data`). Each channel is
-    standardised with the mean and standard deviation learnt at fit.
+    Inputs (see :mod:`skhash.deep._inputs`): arrays of images ``(n, C, H, W)``,
+    ``(n, H, W, C)``, ``(n, H, W)`` or flat rows; a list of image files; any map-style
+    :class:`torch.utils.data.Dataset` yielding images or ``(image, label)`` pairs (labels are
+    then used when ``y`` is None). All are streamed in batches. Pixels are augmented, then
+    standardised with the mean and standard deviation learnt at fit (per channel; per feature
+    for vector backbones such as ``"mlp"``).
 
-    Pickles (and joblib dumps) hold the weights as CPU tensors, so a model trained on a GPU
-    loads on a machine without one; it is rebuilt on ``device`` when that is available, on
-    the CPU otherwise.
+    Pickles (and joblib dumps) hold the fitted network itself, its tensors on the CPU, so a
+    model trained on a GPU loads on a machine without one (with one warning that the device
+    changed) and parameters changed with ``set_params`` after fitting cannot break loading.
     """
 
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
         "image_shape": [None, tuple, list],
-        "device": [str],
+        "backbone": "no_validation",  # a name, a Module or a callable: checked at fit
+        "pretrained": [None, str, os.PathLike],
+        "backbone_lr_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "freeze_backbone": ["boolean"],
+        "device": "no_validation",  # a string or a torch.device: checked at fit
+        "precision": [StrOptions(set(PRECISIONS))],
+        "num_workers": [Interval(Integral, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -81,89 +114,279 @@ class BaseDeepHasher(BaseHasher):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [None, StrOptions({"auto"}), dict, Augmentation],
+        "levels": [None, tuple, list],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
     }
 
     supervised = True
+    _embedding_layers = ("hash", "backbone")
 
     # -- what subclasses implement ----------------------------------------------------
-    @abstractmethod
-    def _build_module(self, image_shape, n_classes):
-        """Return the network (on CPU) for ``(C, H, W)`` images and ``n_classes`` labels."""
+    def _build_head(self, in_features, n_bits, n_classes):
+        """Return the method's head: a module from ``(n, in_features)`` features to a dict
+        with ``"codes"`` (``n_bits`` wide) and what ``_loss`` reads."""
+        raise NotImplementedError(f"{type(self).__name__} builds its network itself.")
+
+    def _build_network(self, backbone, image_shape, n_classes):
+        """Return the network (on CPU) around ``backbone``: the method's head on its features,
+        or one head per stage in ``levels`` (each a block of ``n_bits / len(levels)``)."""
+        if self.levels is None:
+            heads = [self._build_head(backbone.out_features, self.n_bits, n_classes)]
+            return HeadNetwork(backbone, heads, freeze_backbone=self.freeze_backbone)
+        levels = check_levels(self.levels, backbone)
+        bits = split_bits(self.n_bits, levels)
+        channels = backbone.stage_channels
+        heads = [
+            self._build_head(channels[level - 1], b, n_classes)
+            for level, b in zip(levels, bits, strict=True)
+        ]
+        return HeadNetwork(backbone, heads, levels=levels, freeze_backbone=self.freeze_backbone)
 
     @abstractmethod
     def _loss(self, outputs, batch):
-        """Return a dict of scalar loss terms for one batch."""
+        """Return a dict of scalar loss terms for one batch (of one level's outputs)."""
+
+    def _network_loss(self, outputs, batch):
+        """The method's loss; with several levels, each level's terms averaged."""
+        if "levels" not in outputs:
+            return self._loss(outputs, batch)
+        per_level = [self._loss(level, batch) for level in outputs["levels"]]
+        return {k: sum(terms[k] for terms in per_level) / len(per_level) for k in per_level[0]}
+
+    def _backbone_options(self):
+        """Options of built-in backbones taken from this hasher's own parameters:
+        ``{backbone name: {option: value}}`` (e.g. DSBH's ``channels`` for ``"small_cnn"``)."""
+        return {}
+
+    def _init_network(self, network, generator):
+        """Initialise what the default initialisation does not (e.g. class anchors)."""
+
+    # -- the public entry points, documented for images ------------------------------
+    def fit(self, X, y=None):
+        """Train the network on ``X`` and index the codes of ``X`` as the database.
+
+        Parameters
+        ----------
+        X : array-like, list of image paths, or torch Dataset
+            Training images, streamed in batches: an array of images ``(n, C, H, W)``,
+            ``(n, H, W, C)`` or ``(n, H, W)`` in any numeric dtype (uint8 stays uint8 until a
+            batch is formed), flat rows ``(n, d)`` read as ``image_shape``, a list of image
+            files (decoded at ``image_shape``, by default 3x32x32), an
+            :class:`~skhash.deep.ImageFileDataset` (e.g. ``from_folder``), or any map-style
+            :class:`torch.utils.data.Dataset` of images or ``(image, label)`` pairs.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Class labels, a label-indicator matrix, or label sets; None takes the labels a
+            dataset carries. Supervised methods learn from them; they label the database.
+
+        Returns
+        -------
+        self : object
+            The fitted hasher.
+        """
+        return super().fit(X, y)
+
+    def transform(self, X):
+        """Binary codes of ``X`` (images in any form ``fit`` takes).
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_bits), dtype uint8
+            Codes in {0, 1}: the signs of :meth:`embed`.
+        """
+        return super().transform(X)
 
     # -- inputs -----------------------------------------------------------------------
     def _validate_input(self, X, *, reset):
-        """Return ``(n, C, H, W)`` float32 images (not yet standardised)."""
-        if is_path_list(X):
-            X = self._load_files(X, reset=reset)
-        if not hasattr(X, "ndim"):
-            X = np.asarray(X)  # lists, and objects with __array__
-        if X.ndim == 2:
-            X = validate_data(
-                self, X, reset=reset, dtype=[np.float32, np.float64], ensure_min_samples=1
+        """Return an :class:`ImageSource` over ``X`` (validated, nothing copied)."""
+        if isinstance(X, torch.utils.data.Dataset):
+            source = dataset_source(X)
+        elif is_path_list(X):
+            source = self._file_source(X, reset=reset)
+        else:
+            source = array_source(self._validate_array(X, reset=reset))
+        if reset:
+            if self.image_shape is not None and not isinstance(X, np.ndarray | list | tuple):
+                expected = to_image_shape(self.image_shape)
+                if source.image_shape != expected:
+                    raise ValueError(
+                        f"X has images of shape {source.image_shape}, but "
+                        f"image_shape={tuple(self.image_shape)}."
+                    )
+            self.image_shape_ = source.image_shape
+            self.n_features_in_ = math.prod(source.image_shape)
+        elif source.image_shape != tuple(self.image_shape_):
+            raise ValueError(
+                f"X has images of shape {source.image_shape}, but {type(self).__name__} was "
+                f"fitted on images of shape {tuple(self.image_shape_)}."
             )
-            X = X.astype(np.float32, copy=False)
-            if reset:
-                self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
-            return X.reshape(len(X), *self.image_shape_)
+        return source
+
+    def _validate_array(self, X, *, reset):
+        """``(n, C, H, W)`` view of an array-like, in its own numeric dtype."""
+        if not hasattr(X, "ndim") and not hasattr(X, "iloc"):
+            X = np.asarray(X)  # lists, and objects with __array__
+        if getattr(X, "ndim", 2) == 2:
+            X = validate_data(self, X, reset=reset, dtype="numeric", ensure_min_samples=1)
+            check_numeric_dtype(X)
+            shape = infer_image_shape(X.shape[1], self.image_shape) if reset else None
+            return X.reshape(len(X), *(shape or self.image_shape_))
         _check_feature_names(self, X, reset=reset)
-        X = check_array(
-            X, allow_nd=True, dtype=[np.float32, np.float64], ensure_min_samples=1
-        ).astype(np.float32, copy=False)
+        X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
+        check_numeric_dtype(X)
         if X.ndim == 3:
             X = X[:, None]
         if X.ndim != 4:
             raise ValueError(
-                f"Expected images of shape (n, H, W) or (n, C, H, W), or flat (n, d) rows; got "
-                f"an array of shape {X.shape}."
+                f"Expected images of shape (n, H, W), (n, C, H, W) or (n, H, W, C), or flat "
+                f"(n, d) rows; got an array of shape {X.shape}."
             )
-        shape = tuple(X.shape[1:])
-        if reset:
-            if (
-                self.image_shape is not None
-                and infer_image_shape(math.prod(shape), self.image_shape) != shape
-            ):
+        X = channels_first(X)
+        if reset and self.image_shape is not None:
+            shape = tuple(X.shape[1:])
+            if infer_image_shape(math.prod(shape), self.image_shape) != shape:
                 raise ValueError(
                     f"X has images of shape {shape}, but image_shape={tuple(self.image_shape)}."
                 )
-            self.image_shape_ = shape
-            self.n_features_in_ = math.prod(shape)
-        elif shape != tuple(self.image_shape_):
-            raise ValueError(
-                f"X has images of shape {shape}, but {type(self).__name__} was fitted on images "
-                f"of shape {tuple(self.image_shape_)}."
-            )
         return X
 
-    def _load_files(self, paths, *, reset):
-        from ..datasets import load_images
-
+    def _file_source(self, paths, *, reset):
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
         if reset:
-            shape = (
-                None
-                if self.image_shape is None
-                else infer_image_shape(math.prod(self.image_shape), self.image_shape)
-            )
+            shape = (3, 32, 32) if self.image_shape is None else to_image_shape(self.image_shape)
         else:
-            shape = self.image_shape_
-        if shape is None:
-            return load_images(paths)
-        mode = "grayscale" if shape[0] == 1 else "rgb"
+            shape = tuple(self.image_shape_)
         if shape[0] not in (1, 3):
             raise ValueError(f"Image files give 1 or 3 channels; image_shape asks {shape[0]}.")
-        return load_images(paths, image_size=shape[1:], color_mode=mode)
+        mode = "grayscale" if shape[0] == 1 else "rgb"
+        dataset = ImageFileDataset(list(paths), image_size=shape[1:], color_mode=mode)
+        return dataset_source(dataset)
 
-    def _to_tensor(self, X):
-        return torch.from_numpy(standardize(X, self.channel_mean_, self.channel_std_))
+    def _labels_of(self, X):
+        return X.labels if isinstance(X, ImageSource) else None
+
+    # -- the network ------------------------------------------------------------------
+    def _new_network(self, image_shape, n_classes):
+        """Build the network on CPU, initialise it from the fit's generator (a user's backbone
+        keeps its own weights), load ``pretrained`` weights into the backbone."""
+        check_backbone_spec(self.backbone)
+        options = None
+        if isinstance(self.backbone, str):
+            options = self._backbone_options().get(self.backbone)
+        backbone = build_backbone(self.backbone, image_shape, options)
+        with torch.random.fork_rng(devices=[]):
+            network = self._build_network(backbone, image_shape, n_classes)
+        init_weights(network, self._generator, skip=backbone)
+        if backbone.builtin:
+            reset = getattr(backbone, "reset_parameters", None)
+            if reset is not None:
+                reset(self._generator)
+            else:
+                init_weights(backbone, self._generator)
+        self._init_network(network, self._generator)
+        if self.pretrained is not None:
+            load_pretrained(getattr(backbone, "module", backbone), self.pretrained)
+        return network
+
+    def _param_groups(self, network):
+        scale = self.backbone_lr_scale
+        if scale == "auto":
+            scale = 0.1 if self.pretrained is not None else 1.0
+        backbone_ids = {id(p) for p in network.backbone.parameters()}
+        head = [p for p in network.parameters() if id(p) not in backbone_ids and p.requires_grad]
+        body = [p for p in network.backbone.parameters() if p.requires_grad]
+        return [{"params": head, "lr_scale": 1.0}, {"params": body, "lr_scale": float(scale)}]
+
+    # -- fitting ----------------------------------------------------------------------
+    def _architecture(self, image_shape, n_classes):
+        """What the network's shape depends on, for ``warm_start``."""
+        return {"image_shape": tuple(image_shape), "n_classes": n_classes}
+
+    def _fit(self, X, y):
+        self.device_ = resolve_device(self.device)
+        n_classes = None if y is None else (y.shape[1] if y.ndim == 2 else len(np.unique(y)))
+        architecture = self._architecture(X.image_shape, n_classes)
+        warm = (
+            self.warm_start
+            and getattr(self, "module_", None) is not None
+            and self._module_config_ == architecture
+        )
+        self._refit_classes = not warm
+        self._make_generators()
+        if warm:  # train a copy: an interrupted fit must leave the fitted network as it was
+            network, history = copy.deepcopy(self.module_), list(self.history_)
+        else:
+            network, history = self._new_network(X.image_shape, n_classes), []
+            mean, std, value_range = pixel_stats(
+                X,
+                read_batch_size(X.image_shape),
+                per_feature=getattr(network.backbone, "input_kind", "image") == "vector",
+                generator=self._generator,
+            )
+            self.channel_mean_, self.channel_std_ = mean, std
+            self.pixel_range_ = value_range
+        self._check_batch_norm(network)
+        self.code_blocks_ = _code_blocks(getattr(network, "levels", None), self.n_bits)
+        self.n_classes_ = n_classes
+        self._multilabel = y is not None and y.ndim == 2
+        self.augmentation_ = check_augmentation(self.augmentation, X.image_shape)
+        # Channels-last memory lets cuDNN's tensor-core kernels skip layout copies. On CPU it
+        # raised a 64x64 RGB fit's peak RSS by ~40 MB (oneDNN buffers), so it is CUDA only.
+        # Only built-in networks are known to be written for it (a user's .view() may not be).
+        channels_last = self.device_.startswith("cuda") and getattr(
+            network.backbone, "channels_last_ok", False
+        )
+        self._preprocessing = Preprocessing(
+            self.channel_mean_,
+            self.channel_std_,
+            self.pixel_range_,
+            self.augmentation_,
+            channels_last,
+        )
+        network = network.to(self.device_)
+        if channels_last:
+            network = network.to(memory_format=torch.channels_last)
+        self.module_, self.history_ = network, history
+        self._module_config_ = architecture
+        with torch_threads(self.n_jobs):
+            trainer = self._train(network, X, self._encode_targets(y), self._network_loss)
+        self.callbacks_ = trainer.callbacks
+        self.best_epoch_ = trainer.best_epoch
+        self._warn_if_training_failed(trainer.initial_loss)
+        self._generator = self._device_generator = None
+
+    def _resolve_bit_weights(self, codes, y, embedding):
+        """Per-level weights (``{level: weight}``, unlisted levels 0) become per-bit ones."""
+        if not isinstance(self.bit_weights, dict):
+            return super()._resolve_bit_weights(codes, y, embedding)
+        blocks = self.code_blocks_
+        if blocks is None:
+            raise ValueError("bit_weights given per level ({level: weight}) need levels=...")
+        unknown = sorted(set(self.bit_weights) - set(blocks))
+        if unknown:
+            raise ValueError(f"bit_weights names levels {unknown}; the levels are {list(blocks)}.")
+        weights = np.zeros(codes.shape[1])
+        for level, bits in blocks.items():
+            weights[bits] = self.bit_weights.get(level, 0.0)
+        return check_bit_weights(weights, codes.shape[1])
+
+    def _check_batch_norm(self, network):
+        norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+        if self.batch_size < 2 and any(isinstance(m, norms) for m in network.modules()):
+            raise ValueError(
+                f"batch_size={self.batch_size}, but the network has batch-norm layers, which "
+                "need at least 2 samples per batch to train."
+            )
+
+    def _make_generators(self):
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._generator = torch.Generator().manual_seed(seed)
+        self._device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
 
     def _encode_targets(self, y):
-        """Float label-indicator matrix of ``y`` (one-hot for 1-D class labels)."""
+        """Float label-indicator matrix of ``y`` (one-hot for 1-D class labels), on CPU."""
         if y is None:
             return None
         if y.ndim == 2:
@@ -181,94 +404,88 @@ class BaseDeepHasher(BaseHasher):
                 )
         return torch.nn.functional.one_hot(torch.as_tensor(inverse), len(self.classes_)).float()
 
-    # -- fitting ----------------------------------------------------------------------
-    def _warm(self, image_shape, n_classes):
-        return (
-            self.warm_start
-            and getattr(self, "module_", None) is not None
-            and self._module_config_ == {"image_shape": image_shape, "n_classes": n_classes}
-        )
-
-    def _fit(self, X, y):
-        self.device_ = resolve_device(self.device)
-        image_shape = tuple(X.shape[1:])
-        n_classes = None if y is None else (y.shape[1] if y.ndim == 2 else len(np.unique(y)))
-        warm = self._warm(image_shape, n_classes)
-        self._refit_classes = not warm
-        self._make_generators()
-        if not warm:
-            self.channel_mean_, self.channel_std_ = channel_stats(X)
-            self._module_config_ = {"image_shape": image_shape, "n_classes": n_classes}
-            self.module_ = self._new_module()
-            self.history_ = []
-        self.n_classes_ = n_classes
-        self._multilabel = y is not None and y.ndim == 2
-        self.augmentation_ = check_augmentation(self.augmentation, image_shape)
-        self._train(self.module_, self._to_tensor(X), self._encode_targets(y), self._loss)
-        self._generator = self._device_generator = None
-
-    def _make_generators(self):
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self._generator = torch.Generator().manual_seed(seed)
-        self._device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
-
-    def _new_module(self):
-        """Build the module on CPU without touching the global RNG, initialise it from the
-        fit's generator, and move it to ``device_``."""
-        with torch.random.fork_rng(devices=[]):
-            module = self._build_module(**self._module_config_)
-        init_weights(module, self._generator)
-        return module.to(self.device_)
-
     def _train(self, module, X, Y, loss_fn, **kwargs):
-        """Run the shared :class:`Trainer` (extra ``kwargs``: ``max_epochs``,
-        ``parameters``, ``stage``); appends to ``history_``."""
+        """Run the shared :class:`Trainer` on ``module`` (extra ``kwargs``: ``max_epochs``,
+        ``param_groups``, ``stage``); appends to ``history_``; returns the trainer."""
+        kwargs.setdefault("param_groups", self._param_groups(self.module_))
         set_generator(module, self._device_generator)
         try:
-            trainer = Trainer(self, module, loss_fn, augment=self.augmentation_, **kwargs)
+            trainer = Trainer(self, module, loss_fn, **kwargs)
             trainer.fit(X, Y, self.history_)
         finally:
             set_generator(module, None)
         return trainer
 
+    def _warn_if_training_failed(self, initial_loss):
+        name = type(self).__name__
+        if self.max_epochs == 0:
+            warnings.warn(
+                f"{name} was fitted with max_epochs=0: the network is untrained and its codes "
+                "are those of random weights.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            return
+        final = self.history_[-1]["train_loss"] if self.history_ else None
+        if initial_loss and initial_loss > 0 and final is not None and final > 100 * initial_loss:
+            warnings.warn(
+                f"{name}'s training loss grew from {initial_loss:.4g} (first batch) to "
+                f"{final:.4g} (last epoch): training diverged; lower lr (now {self.lr}).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
     # -- encoding ---------------------------------------------------------------------
     def _outputs(self, X, keys=("codes",)):
-        """The module's outputs on validated images ``X``, as numpy arrays."""
-        return predict_outputs(
-            self.module_,
-            self._to_tensor(X),
-            device=self.device_,
-            batch_size=max(self.batch_size, 256),
-            keys=keys,
-        )
+        """The network's outputs on a validated source ``X``, as numpy arrays."""
+        parts = {k: [] for k in keys}
+        with torch_threads(self.n_jobs):
+            for batch in predict_batches(
+                self.module_,
+                X,
+                self._preprocessing,
+                device=self.device_,
+                batch_size=read_batch_size(X.image_shape),
+                keys=keys,
+                num_workers=self.num_workers,
+            ):
+                for k in keys:
+                    parts[k].append(batch[k])
+        return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _embed(self, X, layer="hash"):
-        return self._outputs(X)["codes"]
+        key = {"hash": "codes", "backbone": "features"}[layer]
+        return self._outputs(X, (key,))[key]
 
     # -- pickling ---------------------------------------------------------------------
     def __getstate__(self):
         state = super().__getstate__().copy()
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {
-                k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
-            }
+        if state.get("module_") is not None:
+            state["module_"] = cpu_copy(state["module_"])
         for key in ("_generator", "_device_generator"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state):
-        module_state = state.pop("_module_state", None)
         super().__setstate__(state)
-        if module_state is not None:
-            try:
-                self.device_ = resolve_device(self.device)
-            except ValueError:
-                self.device_ = "cpu"
-            with torch.random.fork_rng(devices=[]):
-                module = self._build_module(**self._module_config_)
-            module.load_state_dict(module_state)
-            self.module_ = module.to(self.device_).eval()
+        if getattr(self, "module_", None) is None:
+            return
+        fitted_on = self.device_
+        try:
+            device = resolve_device(self.device)
+        except ValueError:
+            device = "cpu"
+        if device != fitted_on:
+            warnings.warn(
+                f"This {type(self).__name__} was fitted on {fitted_on!r}, which is not "
+                f"available here: it runs on {device!r} (set device= to choose).",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.device_ = device
+        self.module_ = self.module_.to(device).eval()
+        if self._preprocessing.channels_last and not device.startswith("cuda"):
+            self._preprocessing.channels_last = False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

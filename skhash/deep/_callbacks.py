@@ -1,30 +1,40 @@
 """Callbacks of the training loop, in the manner of skorch.
 
-A callback is any object with some of these methods; the trainer calls those it has:
+A callback is a small scikit-learn estimator: its constructor arguments are its parameters
+(``get_params``/``set_params``/``clone`` work), and at every fit the hasher clones it, calls
+:meth:`Callback.initialize` and keeps the clone in ``callbacks_``; the objects passed in
+``callbacks`` are never changed. The trainer calls three hooks:
 
-- ``on_train_begin(trainer)``: before the first epoch (reset state here, as callbacks are
-  reused across fits);
+- ``on_train_begin(trainer)``: before the first epoch;
 - ``on_epoch_end(trainer, record)``: after each epoch, with that epoch's ``history_`` record
   (a dict); set ``trainer.stop_training = True`` to stop;
 - ``on_train_end(trainer)``: after the last epoch.
 
-``trainer`` exposes ``module``, ``optimizer``, ``history`` (the records so far), ``hasher``
-and ``stop_training``.
+``trainer`` exposes ``module``, ``optimizer``, ``history`` (the records so far), ``hasher``,
+``max_epochs``, ``stop_training``, ``best_epoch`` and ``say(message)`` (shown when the hasher
+is verbose).
 """
 
 import copy
-import logging
 import math
 
 import torch
+from sklearn.base import BaseEstimator
 
 __all__ = ["Callback", "Checkpoint", "EarlyStopping", "LRScheduler"]
 
-logger = logging.getLogger("skhash.deep")
 
+class Callback(BaseEstimator):
+    """Base class of callbacks: every hook does nothing.
 
-class Callback:
-    """Base class of callbacks: every hook does nothing."""
+    Subclasses take their settings as keyword arguments stored under the same names (as
+    scikit-learn estimators do) and keep run state in attributes set in :meth:`initialize`
+    or :meth:`on_train_begin`.
+    """
+
+    def initialize(self):
+        """Prepare a fresh clone for one fit; returns self."""
+        return self
 
     def on_train_begin(self, trainer):
         pass
@@ -35,15 +45,23 @@ class Callback:
     def on_train_end(self, trainer):
         pass
 
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({params})"
 
-
-def _monitored(record, monitor):
-    if monitor in record:
-        return record[monitor]
-    return record["train_loss"]
+def monitored_value(record, monitor):
+    """The value of ``monitor`` in an epoch record; ``"auto"`` is ``valid_loss`` when there is
+    a validation split, else ``train_loss``. An absent key is an error listing the keys."""
+    if monitor == "auto":
+        monitor = "valid_loss" if "valid_loss" in record else "train_loss"
+    if monitor not in record:
+        keys = sorted(k for k in record if k not in ("epoch", "stage"))
+        hint = (
+            " (valid_* keys need a validation split: set validation_fraction)"
+            if monitor.startswith("valid")
+            else ""
+        )
+        raise ValueError(
+            f"The monitored key {monitor!r} is not in the epoch records{hint}; available: {keys}."
+        )
+    return record[monitor], monitor
 
 
 class EarlyStopping(Callback):
@@ -51,48 +69,56 @@ class EarlyStopping(Callback):
 
     Parameters
     ----------
-    monitor : str, default="valid_loss"
-        Key of the history record to watch; falls back to ``"train_loss"`` when absent
-        (no validation split).
+    monitor : str, default="auto"
+        Key of the history record to watch (lower is better): ``"valid_loss"``,
+        ``"train_loss"`` or a loss term; ``"auto"`` is ``"valid_loss"`` when the hasher has a
+        validation split (``validation_fraction``), else ``"train_loss"``. A key the records
+        do not have is a ``ValueError`` listing those they have.
     patience : int, default=5
         Epochs without improvement before stopping.
     threshold : float, default=1e-4
         Relative improvement needed to count as better.
     restore_best : bool, default=True
-        Load the weights of the best epoch when training ends.
+        Load the weights of the best epoch when training ends (the hasher's ``best_epoch_``).
+
+    Examples
+    --------
+    >>> from skhash.deep import EarlyStopping
+    >>> EarlyStopping(patience=3).set_params(patience=2)
+    EarlyStopping(patience=2)
     """
 
-    def __init__(self, monitor="valid_loss", patience=5, threshold=1e-4, restore_best=True):
+    def __init__(self, monitor="auto", patience=5, threshold=1e-4, restore_best=True):
         self.monitor = monitor
         self.patience = patience
         self.threshold = threshold
         self.restore_best = restore_best
 
     def on_train_begin(self, trainer):
-        self._best, self._best_epoch, self._best_state, self._wait = math.inf, None, None, 0
+        if self.monitor.startswith("valid") and trainer.hasher.validation_fraction is None:
+            monitored_value({"train_loss": 0.0}, self.monitor)  # raises, listing the keys
+        self.best_, self.best_epoch_, self._best_state, self._wait = math.inf, None, None, 0
 
     def on_epoch_end(self, trainer, record):
-        value = _monitored(record, self.monitor)
-        if value < self._best - self.threshold * abs(self._best if self._best < math.inf else 0):
-            self._best, self._best_epoch, self._wait = value, record["epoch"], 0
+        value, name = monitored_value(record, self.monitor)
+        if value < self.best_ - self.threshold * abs(self.best_ if self.best_ < math.inf else 0):
+            self.best_, self.best_epoch_, self._wait = value, record["epoch"], 0
             if self.restore_best:
                 self._best_state = copy.deepcopy(trainer.module.state_dict())
             return
         self._wait += 1
         if self._wait >= self.patience:
-            logger.info(
-                "Early stopping at epoch %d: best %s %.5f at epoch %d.",
-                record["epoch"],
-                self.monitor,
-                self._best,
-                self._best_epoch,
+            trainer.say(
+                f"early stopping at epoch {record['epoch']}: best {name} {self.best_:.5g} at "
+                f"epoch {self.best_epoch_}."
             )
             trainer.stop_training = True
 
     def on_train_end(self, trainer):
         if self.restore_best and self._best_state is not None:
             trainer.module.load_state_dict(self._best_state)
-            trainer.best_epoch = self._best_epoch
+            trainer.best_epoch = self.best_epoch_
+        self._best_state = None  # the hasher holds the weights; no second copy is kept
 
 
 class LRScheduler(Callback):
@@ -141,12 +167,20 @@ class Checkpoint(Callback):
     ----------
     path : str or path-like, default=None
         File to write with :func:`torch.save`; None keeps the best state in memory only
-        (as ``best_state_``).
-    monitor : str, default="valid_loss"
+        (``best_state_``, dropped when the hasher is pickled: the pickle holds the fitted
+        network once).
+    monitor : str, default="auto"
         As in :class:`EarlyStopping`.
+
+    Attributes
+    ----------
+    best_epoch_ : int
+        The epoch of the saved state.
+    best_state_ : dict
+        The best ``state_dict`` (CPU tensors), while in memory.
     """
 
-    def __init__(self, path=None, monitor="valid_loss"):
+    def __init__(self, path=None, monitor="auto"):
         self.path = path
         self.monitor = monitor
 
@@ -154,7 +188,7 @@ class Checkpoint(Callback):
         self._best = math.inf
 
     def on_epoch_end(self, trainer, record):
-        value = _monitored(record, self.monitor)
+        value, _ = monitored_value(record, self.monitor)
         if value < self._best:
             self._best = value
             state = {
@@ -164,3 +198,8 @@ class Checkpoint(Callback):
             self.best_epoch_ = record["epoch"]
             if self.path is not None:
                 torch.save(state, self.path)
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("best_state_", None)
+        return state

@@ -1,6 +1,5 @@
 """DAHP: deep attention hashing on ResNet-18 with channel/spatial attention and class anchors."""
 
-import os
 from numbers import Integral, Real
 
 import torch
@@ -9,49 +8,63 @@ from torch import nn
 
 from ._attention import DualAttention
 from ._base import BaseDeepHasher
+from ._docs import fill_deep_doc
 from ._losses import (
     hash_centers,
     pairwise_likelihood_loss,
     pairwise_similarity,
     spatial_anchor_loss,
 )
-from ._resnet import ResNet18, load_pretrained, resnet_init
+from ._network import HeadNetwork
 
 __all__ = ["DAHP"]
 
 
-class _DAHPNet(nn.Module):
-    """ResNet-18 features, dual attention after the chosen stages, average pooling, a linear
-    hash layer; ``anchors`` (a buffer, so it is saved and pickled) holds the class anchors."""
+class _AnchorHead(nn.Module):
+    """Hash layer relaxed by tanh; ``anchors`` (a buffer, so it is saved and pickled) holds
+    the class anchors of this head's bits."""
 
-    def __init__(
-        self, image_shape, n_bits, n_classes, small_input, width, attention_stages, reduction
-    ):
+    def __init__(self, in_features, n_bits, n_classes):
         super().__init__()
-        self.backbone = ResNet18(
-            image_shape[0], num_classes=None, small_input=small_input, width=width
-        )
-        widths = {i: width * 2 ** (i - 1) for i in range(1, 5)}
-        self.attention = nn.ModuleDict(
-            {f"layer{i}": DualAttention(widths[i], reduction) for i in sorted(attention_stages)}
-        )
-        self.hash = nn.Linear(self.backbone.out_features, n_bits)
+        self.hash = nn.Linear(in_features, n_bits)
         self.register_buffer("anchors", torch.zeros(n_classes or 1, n_bits))
 
-    def forward(self, x):
-        b = self.backbone
-        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
-        weights = {}
-        for i in range(1, 5):
-            x = getattr(b, f"layer{i}")(x)
-            name = f"layer{i}"
-            if name in self.attention:
-                x, channel, spatial = self.attention[name](x, return_weights=True)
-                weights[f"{name}_channel"], weights[f"{name}_spatial"] = channel, spatial
-        codes = self.hash(torch.flatten(b.avgpool(x), 1))
-        return {"codes": codes, "relaxed": torch.tanh(codes), "anchors": self.anchors, **weights}
+    def forward(self, features):
+        codes = self.hash(features)
+        return {"codes": codes, "relaxed": torch.tanh(codes), "anchors": self.anchors}
 
 
+class _DAHPNet(HeadNetwork):
+    """Backbone features with dual attention after the chosen stages, then the heads."""
+
+    def __init__(self, backbone, heads, *, levels, attention_stages, reduction, freeze):
+        super().__init__(backbone, heads, levels=levels, freeze_backbone=freeze)
+        channels = tuple(getattr(backbone, "stage_channels", ()))
+        stages = tuple(attention_stages)
+        valid = all(isinstance(s, Integral) and 1 <= s <= len(channels) for s in stages)
+        if not valid or len(set(stages)) != len(stages):
+            raise ValueError(
+                f"attention_stages must hold distinct stages among 1 .. {len(channels)} (the "
+                f"stages of this backbone); got {attention_stages!r}. Use () for a backbone "
+                "without convolutional stages."
+            )
+        self.attention = nn.ModuleDict(
+            {f"stage{i}": DualAttention(channels[i - 1], reduction) for i in sorted(stages)}
+        )
+
+    def rewrites_stages(self):
+        return bool(self.attention)
+
+    def rewrite_stage(self, i, x, extras):
+        name = f"stage{i}"
+        if name not in self.attention:
+            return x
+        x, channel, spatial = self.attention[name](x, return_weights=True)
+        extras[f"{name}_channel"], extras[f"{name}_spatial"] = channel, spatial
+        return x
+
+
+@fill_deep_doc
 class DAHP(BaseDeepHasher):
     """Deep attention hashing: ResNet-18 with dual attention, anchor and pairwise losses.
 
@@ -78,58 +91,30 @@ class DAHP(BaseDeepHasher):
         Length of the codes.
     image_shape : tuple or None, default=None
         ``(C, H, W)`` or ``(H, W)`` of flat 2-D input rows (see :class:`DSBH`).
-    pretrained : str, path-like or None, default=None
-        A torchvision-format ResNet-18 ``state_dict`` file loaded into the backbone at fit
-        (``fc.*`` ignored; the stem is adapted to 1-channel input and the small-input stem).
-        None trains from scratch. Needs ``width=64``.
     small_input : {"auto"} or bool, default="auto"
-        3x3 stride-1 stem without max-pool. "auto" uses it below 16 pixels a side, where the
+        For ResNet backbones: 3x3 stride-1 stem without max-pool. "auto" uses it below 16
+        pixels a side, where the
         standard stem (7x7 stride 2 and a stride-2 max-pool, a quarter of the side) would leave
         fewer than 4x4 pixels; 28x28 MNIST keeps the standard stem (7x7 maps into ``layer1``,
         as 224x224 ImageNet gives 56x56), about 12 times cheaper than the small stem there.
     width : int, default=64
-        Channels of the first stage (doubled at each stage); 64 is ResNet-18.
+        For ResNet backbones: channels of the first stage (doubled at each stage); 64 is the
+        standard network (and needed by ImageNet weights).
     attention_stages : tuple of int, default=(3, 4)
-        Stages (1 to 4) followed by dual attention; ``()`` turns attention off.
+        Stages followed by dual attention (1 to 4 for the ResNets; any convolutional backbone
+        has stages, a module of the user's one); ``()`` turns attention off, as a backbone
+        without convolutional stages (``"mlp"``) needs.
     reduction : int, default=16
         Bottleneck ratio of the channel attention MLP.
     anchor_weight, pairwise_weight : float, default=1.0, 1.0
         Loss weights.
     pairwise_scale : float or None, default=None
         ``theta`` factor of the pairwise loss; None means ``8 / n_bits``.
-    augmentation : "auto", dict, Augmentation or None, default="auto"
-        Training augmentation (see :class:`DSBH`).
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-    max_epochs : int, default=10
-    batch_size : int, default=64
-    lr : float, default=1e-3
-    weight_decay : float, default=1e-5
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-    lr_schedule : {"cosine", "step"}, callable or None, default="cosine"
-    validation_fraction : float or None, default=None
-    patience : int, default=5
-    callbacks : list or None, default=None
-    warm_start : bool, default=False
-    verbose : int, default=0
-    random_state : int, RandomState instance or None, default=None
-    n_jobs : int, default=None
-        See :class:`DSBH` for these.
+    {deep_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained network, on ``device_``; ``module_.anchors`` holds the class anchors
-        (in ``classes_`` order, or the columns of a 2-D ``y``).
-    device_ : str
-    history_ : list of dict
-        Per-epoch records (``pandas.DataFrame(history_)``).
-    image_shape_ : tuple
-    channel_mean_, channel_std_ : ndarray of shape (C,)
-    classes_ : ndarray
-        Class labels (1-D ``y`` only).
-    n_features_in_ : int
-    index_ : HammingIndex
-    database_labels_ : ndarray
+    {deep_attributes}
 
     References
     ----------
@@ -151,7 +136,6 @@ class DAHP(BaseDeepHasher):
 
     _parameter_constraints = {
         **BaseDeepHasher._parameter_constraints,
-        "pretrained": [None, str, os.PathLike],
         "small_input": [StrOptions({"auto"}), "boolean"],
         "width": [Interval(Integral, 1, None, closed="left")],
         "attention_stages": [tuple, list],
@@ -174,8 +158,14 @@ class DAHP(BaseDeepHasher):
         anchor_weight=1.0,
         pairwise_weight=1.0,
         pairwise_scale=None,
+        backbone="resnet18",
+        backbone_lr_scale="auto",
+        freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
+        precision="auto",
+        num_workers=0,
         max_epochs=10,
         batch_size=64,
         lr=1e-3,
@@ -189,6 +179,9 @@ class DAHP(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -200,8 +193,14 @@ class DAHP(BaseDeepHasher):
         self.anchor_weight = anchor_weight
         self.pairwise_weight = pairwise_weight
         self.pairwise_scale = pairwise_scale
+        self.backbone = backbone
+        self.backbone_lr_scale = backbone_lr_scale
+        self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -215,32 +214,32 @@ class DAHP(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
-    def _build_module(self, image_shape, n_classes):
-        stages = tuple(self.attention_stages)
-        valid = all(isinstance(s, Integral) and 1 <= s <= 4 for s in stages)
-        if not valid or len(set(stages)) != len(stages):
-            raise ValueError(
-                "attention_stages must hold distinct stages among 1, 2, 3, 4; got "
-                f"{self.attention_stages!r}."
-            )
-        small = self.small_input
-        if small == "auto":
-            small = min(image_shape[1:]) < 16
+    def _backbone_options(self):
+        options = {"small_input": self.small_input, "width": self.width}
+        return {name: options for name in ("resnet18", "resnet34", "resnet50")}
+
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _AnchorHead(in_features, n_bits, n_classes)
+
+    def _build_network(self, backbone, image_shape, n_classes):
+        plain = super()._build_network(backbone, image_shape, n_classes)  # heads and levels
         return _DAHPNet(
-            image_shape, self.n_bits, n_classes, bool(small), self.width, stages, self.reduction
+            backbone,
+            list(plain.heads),
+            levels=plain.levels,
+            attention_stages=self.attention_stages,
+            reduction=self.reduction,
+            freeze=self.freeze_backbone,
         )
 
-    def _new_module(self):
-        # The base builds the net and gives it PyTorch's default initialisation from the fit's
-        # generator; the backbone then gets ResNet's own, and the class anchors are drawn.
-        module = super()._new_module().cpu()
-        resnet_init(module.backbone, self._generator)
-        n_classes = self._module_config_["n_classes"]
-        module.anchors.copy_(hash_centers(n_classes, self.n_bits, generator=self._generator))
-        if self.pretrained is not None:
-            load_pretrained(module.backbone, self.pretrained)
-        return module.to(self.device_)
+    def _init_network(self, network, generator):
+        for head in network.heads:  # one set of anchors per code block
+            n_classes, n_bits = head.anchors.shape
+            head.anchors.copy_(hash_centers(n_classes, n_bits, generator=generator))
 
     def _loss(self, outputs, batch):
         Y, u = batch["y"], outputs["relaxed"]

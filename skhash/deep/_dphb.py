@@ -6,8 +6,8 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._backbones import AlexNet
 from ._base import BaseDeepHasher
+from ._docs import fill_deep_doc
 from ._losses import (
     classification_loss,
     pairwise_likelihood_loss,
@@ -16,20 +16,21 @@ from ._losses import (
 )
 
 
-class _DPHBNet(nn.Module):
-    def __init__(self, image_shape, n_bits, n_classes, width, fc_dim, dropout):
+class _DPHBHead(nn.Module):
+    """Hash layer relaxed by tanh, and a classifier on the relaxed codes."""
+
+    def __init__(self, in_features, n_bits, n_classes):
         super().__init__()
-        c, h, w = image_shape
-        self.backbone = AlexNet(c, min(h, w), width=width, fc_dim=fc_dim, dropout=dropout)
-        self.hash = nn.Linear(fc_dim, n_bits)
+        self.hash = nn.Linear(in_features, n_bits)
         self.classifier = nn.Linear(n_bits, n_classes)
 
-    def forward(self, x):
-        codes = self.hash(self.backbone(x))
+    def forward(self, features):
+        codes = self.hash(features)
         relaxed = torch.tanh(codes)
         return {"codes": codes, "relaxed": relaxed, "logits": self.classifier(relaxed)}
 
 
+@fill_deep_doc
 class DPHB(BaseDeepHasher):
     """Deep pairwise hashing: an AlexNet-style network trained with pairwise and label losses.
 
@@ -62,38 +63,11 @@ class DPHB(BaseDeepHasher):
         Loss weights.
     pairwise_scale : float or None, default=None
         ``theta`` factor; None means ``8 / n_bits``.
-    augmentation : "auto", dict, Augmentation or None, default="auto"
-        Training augmentation (see :class:`DSBH`).
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-    max_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-3
-    weight_decay : float, default=1e-5
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-    lr_schedule : {"cosine", "step"}, callable or None, default="cosine"
-    validation_fraction : float or None, default=None
-    patience : int, default=5
-    callbacks : list or None, default=None
-    warm_start : bool, default=False
-    verbose : int, default=0
-    random_state : int, RandomState instance or None, default=None
-    n_jobs : int, default=None
-        See :class:`DSBH` for these.
+    {deep_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained network, on ``device_``.
-    device_ : str
-    history_ : list of dict
-        Per-epoch records (``pandas.DataFrame(history_)``).
-    image_shape_ : tuple
-    channel_mean_, channel_std_ : ndarray of shape (C,)
-    classes_ : ndarray
-        Class labels (1-D ``y`` only).
-    n_features_in_ : int
-    index_ : HammingIndex
-    database_labels_ : ndarray
+    {deep_attributes}
 
     References
     ----------
@@ -135,8 +109,15 @@ class DPHB(BaseDeepHasher):
         label_weight=1.0,
         quantization_weight=0.1,
         pairwise_scale=None,
+        backbone="alexnet_bn",
+        pretrained=None,
+        backbone_lr_scale="auto",
+        freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
+        precision="auto",
+        num_workers=0,
         max_epochs=30,
         batch_size=64,
         lr=1e-3,
@@ -150,6 +131,9 @@ class DPHB(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -160,8 +144,15 @@ class DPHB(BaseDeepHasher):
         self.label_weight = label_weight
         self.quantization_weight = quantization_weight
         self.pairwise_scale = pairwise_scale
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.backbone_lr_scale = backbone_lr_scale
+        self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -175,9 +166,17 @@ class DPHB(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
-    def _build_module(self, image_shape, n_classes):
-        return _DPHBNet(image_shape, self.n_bits, n_classes, self.width, self.fc_dim, self.dropout)
+    def _backbone_options(self):
+        return {
+            "alexnet_bn": {"width": self.width, "fc_dim": self.fc_dim, "dropout": self.dropout}
+        }
+
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _DPHBHead(in_features, n_bits, n_classes)
 
     def _loss(self, outputs, batch):
         Y, u = batch["y"], outputs["relaxed"]

@@ -6,8 +6,8 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._backbones import SmallCNN
 from ._base import BaseDeepHasher
+from ._docs import fill_deep_doc
 from ._losses import (
     bit_balance_loss,
     classification_loss,
@@ -17,15 +17,16 @@ from ._losses import (
 )
 
 
-class _DSBHNet(nn.Module):
-    def __init__(self, in_channels, n_bits, n_classes, channels, hidden, dropout):
+class _DSBHHead(nn.Module):
+    """Hash layer, straight-through sign, and a classifier on the binary codes."""
+
+    def __init__(self, in_features, n_bits, n_classes):
         super().__init__()
-        self.backbone = SmallCNN(in_channels, channels=channels, hidden=hidden, dropout=dropout)
-        self.hash = nn.Linear(hidden, n_bits)
+        self.hash = nn.Linear(in_features, n_bits)
         self.classifier = nn.Linear(n_bits, n_classes)
 
-    def forward(self, x):
-        codes = self.hash(self.backbone(x))
+    def forward(self, features):
+        codes = self.hash(features)
         relaxed = torch.tanh(codes)
         binary = sign_ste(relaxed, clip=None)
         return {
@@ -36,6 +37,7 @@ class _DSBHNet(nn.Module):
         }
 
 
+@fill_deep_doc
 class DSBH(BaseDeepHasher):
     """Deep supervised binary hashing: a 3-layer CNN with a straight-through sign layer.
 
@@ -57,65 +59,20 @@ class DSBH(BaseDeepHasher):
         ``(C, H, W)`` or ``(H, W)`` of flat 2-D input rows; None reads a perfect-square
         ``d = s*s`` as one ``s x s`` channel and any other ``d`` as a ``1 x 1 x d`` strip.
     channels : tuple of 3 ints, default=(32, 64, 128)
-        Channels of the three convolution blocks.
+        Channels of the three convolution blocks of the default ``"small_cnn"`` backbone.
     hidden : int, default=256
-        Width of the fully connected feature layer.
+        Width of its fully connected feature layer.
     dropout : float, default=0.0
-        Dropout before the hash layer.
+        Its dropout before the hash layer.
     pairwise_weight, classification_weight, balance_weight : float, default=1.0, 1.0, 0.1
         Loss weights.
     pairwise_scale : float or None, default=None
         ``theta`` factor; None means ``8 / n_bits`` (``theta`` in ``[-8, 8]``).
-    augmentation : "auto", dict, Augmentation or None, default="auto"
-        Training augmentation; "auto" is off below 16 pixels a side and a mild random crop
-        and rotation above (see :class:`~skhash.deep.Augmentation`).
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        Where to train and encode; "auto" picks CUDA when available.
-    max_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-3
-    weight_decay : float, default=1e-5
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-    lr_schedule : {"cosine", "step"}, callable or None, default="cosine"
-        Per-epoch schedule (see :class:`~skhash.deep.LRScheduler`).
-    validation_fraction : float or None, default=None
-        Held-out fraction for early stopping on ``valid_loss``; None trains for all epochs.
-    patience : int, default=5
-        Early-stopping patience, in epochs.
-    callbacks : list or None, default=None
-        Extra callbacks (:class:`~skhash.deep.EarlyStopping`, ``Checkpoint``, ...).
-    warm_start : bool, default=False
-        Continue training the fitted network (same image shape and classes) instead of
-        starting afresh; ``history_`` continues too.
-    verbose : int, default=0
-        1 shows a progress bar; 2 also logs every epoch (logger ``"skhash.deep"``).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, shuffling and augmentation (a per-fit torch generator;
-        torch's global state is never touched). An int gives identical codes on CPU.
-    n_jobs : int, default=None
-        Threads of the Hamming search.
+    {deep_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained network, on ``device_``.
-    device_ : str
-        The device used.
-    history_ : list of dict
-        One record per epoch (``epoch``, ``train_loss``, each loss term, ``valid_loss``,
-        ``lr``, ``dur``); ``pandas.DataFrame(history_)`` tabulates it.
-    image_shape_ : tuple
-        ``(C, H, W)`` of the training images.
-    channel_mean_, channel_std_ : ndarray of shape (C,)
-        Standardisation learnt at fit.
-    classes_ : ndarray
-        Class labels (1-D ``y`` only).
-    n_features_in_ : int
-        ``C * H * W``.
-    index_ : HammingIndex
-        The database of codes.
-    database_labels_ : ndarray
-        Labels of the database items.
+    {deep_attributes}
 
     Examples
     --------
@@ -151,8 +108,15 @@ class DSBH(BaseDeepHasher):
         classification_weight=1.0,
         balance_weight=0.1,
         pairwise_scale=None,
+        backbone="small_cnn",
+        pretrained=None,
+        backbone_lr_scale="auto",
+        freeze_backbone=False,
+        levels=None,
         augmentation="auto",
         device="auto",
+        precision="auto",
+        num_workers=0,
         max_epochs=30,
         batch_size=64,
         lr=1e-3,
@@ -166,6 +130,9 @@ class DSBH(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -176,8 +143,15 @@ class DSBH(BaseDeepHasher):
         self.classification_weight = classification_weight
         self.balance_weight = balance_weight
         self.pairwise_scale = pairwise_scale
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.backbone_lr_scale = backbone_lr_scale
+        self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -191,13 +165,16 @@ class DSBH(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
-    def _build_module(self, image_shape, n_classes):
-        if len(self.channels) != 3:
-            raise ValueError(f"channels must hold 3 ints; got {self.channels!r}.")
-        return _DSBHNet(
-            image_shape[0], self.n_bits, n_classes, tuple(self.channels), self.hidden, self.dropout
-        )
+    def _backbone_options(self):
+        options = {"channels": tuple(self.channels), "hidden": self.hidden}
+        return {"small_cnn": {**options, "dropout": self.dropout}}
+
+    def _build_head(self, in_features, n_bits, n_classes):
+        return _DSBHHead(in_features, n_bits, n_classes)
 
     def _loss(self, outputs, batch):
         Y, b = batch["y"], outputs["binary"]

@@ -7,12 +7,21 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._backbones import SafeMaxPool
-from ._base import BaseDeepHasher
-from ._data import resize
+from ._backbones import SafeMaxPool, init_weights
+from ._base import BaseDeepHasher, HashingNetwork
+from ._docs import fill_deep_doc
 from ._losses import bit_balance_loss, quantization_loss, reconstruction_loss
 
 __all__ = ["SCAE"]
+
+
+def resize(x, size, mode="bilinear"):
+    """Resize a ``(n, C, H, W)`` tensor to ``size = (H', W')`` (antialiased when shrinking)."""
+    size = tuple(size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode=mode, antialias=shrink, align_corners=False)
 
 
 class _Decoder(nn.Module):
@@ -30,14 +39,15 @@ class _Decoder(nn.Module):
         return F.relu(h) if self.relu else h
 
 
-class _SCAENet(nn.Module):
-    """Shared convolutional encoder over every scale, fused codes, and the decoders.
+class _SCAEEncoder(nn.Module):
+    """The stacked convolutional encoder shared by every scale; its features are the scales'
+    top maps, average-pooled and concatenated."""
 
-    ``forward`` returns ``codes`` (pre-tanh hash layer), ``relaxed`` (``tanh``) and ``recon``,
-    the full-scale image decoded from the relaxed codes through the stacked decoders.
-    """
+    input_kind = "image"
+    builtin = True
+    channels_last_ok = True
 
-    def __init__(self, image_shape, n_bits, channels, scales, pool_size):
+    def __init__(self, image_shape, channels, scales, pool_size):
         super().__init__()
         c = [image_shape[0], *channels]
         self.scales = tuple(float(s) for s in scales)
@@ -50,14 +60,9 @@ class _SCAENet(nn.Module):
             )
             for i in range(len(channels))
         )
-        self.decoders = nn.ModuleList(
-            _Decoder(c[i + 1], c[i], relu=i > 0) for i in range(len(channels))
-        )
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
-        self.pool_size = pool_size
-        fused = len(self.scales) * c[-1] * pool_size * pool_size
-        self.hash = nn.Linear(fused, n_bits)
-        self.unhash = nn.Linear(n_bits, c[-1] * pool_size * pool_size)
+        self.channels = c
+        self.out_features = len(self.scales) * c[-1] * pool_size * pool_size
 
     def pyramid(self, x):
         """The input at every scale (bilinear, antialiased when shrinking; sides >= 1)."""
@@ -71,19 +76,67 @@ class _SCAENet(nn.Module):
             maps.append(enc(maps[-1]))
         return maps
 
-    def forward(self, x):
+    def features_and_sizes(self, x):
+        """The fused features, and the map sizes of the first scale (input size first)."""
         tops, sizes = [], None
         for xs in self.pyramid(x):
             maps = self.encode(xs)
             if sizes is None:  # decode to the sizes of the first scale, ending at the input's
                 sizes = [x.shape[-2:], *(m.shape[-2:] for m in maps[1:])]
             tops.append(torch.flatten(self.pool(maps[-1]), 1))
-        codes = self.hash(torch.cat(tops, dim=1))
+        return torch.cat(tops, dim=1), sizes
+
+    def forward(self, x):
+        return self.features_and_sizes(x)[0]
+
+
+class _SCAENet(HashingNetwork):
+    """The encoder, the hash layer on its fused features, and the decoders.
+
+    ``forward`` returns ``codes`` (pre-tanh hash layer), ``relaxed`` (``tanh``) and ``recon``,
+    the full-scale image decoded from the relaxed codes through the stacked decoders.
+    """
+
+    def __init__(self, encoder, n_bits, pool_size):
+        super().__init__(encoder)
+        c = encoder.channels
+        self.decoders = nn.ModuleList(
+            _Decoder(c[i + 1], c[i], relu=i > 0) for i in range(len(c) - 1)
+        )
+        self.pool_size = pool_size
+        self.hash = nn.Linear(encoder.out_features, n_bits)
+        self.unhash = nn.Linear(n_bits, c[-1] * pool_size * pool_size)
+
+    def forward(self, x):
+        features, sizes = self.backbone.features_and_sizes(x)
+        codes = self.hash(features)
         relaxed = torch.tanh(codes)
         h = F.relu(self.unhash(relaxed)).view(len(x), -1, self.pool_size, self.pool_size)
         for i in reversed(range(len(self.decoders))):
             h = self.decoders[i](h, sizes[i])
-        return {"codes": codes, "relaxed": relaxed, "recon": h}
+        return {"codes": codes, "features": features, "relaxed": relaxed, "recon": h}
+
+
+class _FeatureAutoEncoder(HashingNetwork):
+    """Any other backbone, frozen: the relaxed code of its pooled features must reconstruct
+    them through a linear decoder."""
+
+    def __init__(self, backbone, n_bits):
+        super().__init__(backbone, freeze_backbone=True)
+        self.hash = nn.Linear(backbone.out_features, n_bits)
+        self.unhash = nn.Linear(n_bits, backbone.out_features)
+
+    def forward(self, x):
+        features = self.backbone(x)
+        codes = self.hash(features)
+        relaxed = torch.tanh(codes)
+        return {
+            "codes": codes,
+            "features": features,
+            "relaxed": relaxed,
+            "recon": self.unhash(relaxed),
+            "target": features.detach(),
+        }
 
 
 class _LayerStage(nn.Module):
@@ -97,21 +150,23 @@ class _LayerStage(nn.Module):
 
     def train(self, mode=True):
         super().train(mode)
-        for enc in self.net.encoders[: self.k]:
+        for enc in self.net.backbone.encoders[: self.k]:
             enc.eval()
         return self
 
     def forward(self, x):
+        encoder = self.net.backbone
         recons, targets = [], []
-        for xs in self.net.pyramid(x):
+        for xs in encoder.pyramid(x):
             with torch.no_grad():
-                below = self.net.encode(xs, upto=self.k)[-1]
-            h = self.net.encoders[self.k](below)
+                below = encoder.encode(xs, upto=self.k)[-1]
+            h = encoder.encoders[self.k](below)
             recons.append(self.net.decoders[self.k](h, below.shape[-2:]))
             targets.append(below)
         return {"recon": recons, "target": targets}
 
 
+@fill_deep_doc
 class SCAE(BaseDeepHasher):
     """Unsupervised hashing with a stacked convolutional auto-encoder (SCAE).
 
@@ -151,44 +206,11 @@ class SCAE(BaseDeepHasher):
         Epochs of greedy pre-training per layer; 0 skips pre-training.
     reconstruction_weight, quantization_weight, balance_weight : float, default=1.0, 0.1, 0.1
         Weights of the fine-tuning losses.
-    augmentation : "auto", dict, Augmentation or None, default=None
-        Training augmentation (see :class:`DSBH`); the auto-encoder reconstructs the augmented
-        image.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-    max_epochs : int, default=30
-        Fine-tuning epochs.
-    batch_size : int, default=64
-    lr : float, default=1e-3
-    weight_decay : float, default=0.0
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-    lr_schedule : {"cosine", "step"}, callable or None, default="cosine"
-        Applied in every stage (each pre-training stage and the fine-tuning).
-    validation_fraction : float or None, default=None
-        Held-out fraction for early stopping, in every stage.
-    patience : int, default=5
-    callbacks : list or None, default=None
-        Called in every stage (``on_train_begin`` once per stage).
-    warm_start : bool, default=False
-        Continue fine-tuning the fitted network (no new pre-training).
-    verbose : int, default=0
-    random_state : int, RandomState instance or None, default=None
-    n_jobs : int, default=None
-        See :class:`DSBH` for these.
+    {deep_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained network, on ``device_``.
-    device_ : str
-    history_ : list of dict
-        Per-epoch records of every stage (``stage``: ``"pretrain-1"``, ...,
-        ``"finetune"``); ``pandas.DataFrame(history_)`` tabulates them.
-    image_shape_ : tuple
-    channel_mean_, channel_std_ : ndarray of shape (C,)
-    n_features_in_ : int
-    index_ : HammingIndex
-    database_labels_ : ndarray or None
-        Labels given to ``fit`` (for :meth:`score`), else None.
+    {deep_attributes}
 
     References
     ----------
@@ -232,8 +254,15 @@ class SCAE(BaseDeepHasher):
         reconstruction_weight=1.0,
         quantization_weight=0.1,
         balance_weight=0.1,
+        backbone="scae",
+        pretrained=None,
+        backbone_lr_scale="auto",
+        freeze_backbone=False,
+        levels=None,
         augmentation=None,
         device="auto",
+        precision="auto",
+        num_workers=0,
         max_epochs=30,
         batch_size=64,
         lr=1e-3,
@@ -247,6 +276,9 @@ class SCAE(BaseDeepHasher):
         verbose=0,
         random_state=None,
         n_jobs=None,
+        rerank=None,
+        rerank_factor=10,
+        bit_weights=None,
     ):
         self.n_bits = n_bits
         self.image_shape = image_shape
@@ -257,8 +289,15 @@ class SCAE(BaseDeepHasher):
         self.reconstruction_weight = reconstruction_weight
         self.quantization_weight = quantization_weight
         self.balance_weight = balance_weight
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.backbone_lr_scale = backbone_lr_scale
+        self.freeze_backbone = freeze_backbone
+        self.levels = levels
         self.augmentation = augmentation
         self.device = device
+        self.precision = precision
+        self.num_workers = num_workers
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -272,8 +311,15 @@ class SCAE(BaseDeepHasher):
         self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.rerank = rerank
+        self.rerank_factor = rerank_factor
+        self.bit_weights = bit_weights
 
-    def _build_module(self, image_shape, n_classes):
+    def _new_network(self, image_shape, n_classes):
+        if self.levels is not None:
+            raise ValueError("SCAE hashes one level: its auto-encoders take levels=None.")
+        if self.backbone != "scae":
+            return super()._new_network(image_shape, n_classes)
         channels, scales = tuple(self.channels), tuple(self.scales)
         if not channels or not all(isinstance(c, Integral) and c >= 1 for c in channels):
             raise ValueError(
@@ -283,31 +329,41 @@ class SCAE(BaseDeepHasher):
             raise ValueError(
                 f"scales must be a non-empty tuple of factors in (0, 1]; got {self.scales!r}."
             )
-        return _SCAENet(image_shape, self.n_bits, channels, scales, self.pool_size)
+        if self.pretrained is not None:
+            raise ValueError(
+                'pretrained weights need a backbone other than "scae" (its layers are '
+                "pre-trained greedily instead)."
+            )
+        with torch.random.fork_rng(devices=[]):
+            encoder = _SCAEEncoder(image_shape, channels, scales, self.pool_size)
+            network = _SCAENet(encoder, self.n_bits, self.pool_size)
+        init_weights(network, self._generator)
+        self._pretrain_pending = self.pretrain_epochs > 0
+        return network
+
+    def _build_network(self, backbone, image_shape, n_classes):
+        return _FeatureAutoEncoder(backbone, self.n_bits)
 
     def _encode_targets(self, y):
         return None  # unsupervised: labels only label the database, for score()
 
-    def _new_module(self):
-        module = super()._new_module()  # called only when not warm-starting
-        self._pretrain_pending = True
-        return module
-
     def _train(self, module, X, Y, loss_fn, **kwargs):
-        # The base's _fit calls this once for the end-to-end training; a fresh network first
-        # gets greedy layer-wise pre-training, each stage a run of the same shared trainer on
-        # a stage module with its own loss and parameters.
-        if kwargs.get("stage") is None and getattr(self, "_pretrain_pending", False):
-            self._pretrain_pending = False
-            for k in range(len(module.encoders) if self.pretrain_epochs else 0):
-                parameters = [*module.encoders[k].parameters(), *module.decoders[k].parameters()]
+        # The base's _fit calls this once for the end-to-end training; a fresh "scae"
+        # network first gets greedy layer-wise pre-training, each stage a run of the same
+        # shared trainer on a stage module with its own loss and parameters.
+        if kwargs.get("stage") is None and self.__dict__.pop("_pretrain_pending", False):
+            for k in range(len(module.backbone.encoders)):
+                parameters = [
+                    *module.backbone.encoders[k].parameters(),
+                    *module.decoders[k].parameters(),
+                ]
                 super()._train(
                     _LayerStage(module, k),
                     X,
                     None,
                     self._layer_loss,
                     max_epochs=self.pretrain_epochs,
-                    parameters=parameters,
+                    param_groups=[{"params": parameters}],
                     stage=f"pretrain-{k + 1}",
                 )
         kwargs.setdefault("stage", "finetune")
@@ -323,7 +379,7 @@ class SCAE(BaseDeepHasher):
         u = outputs["relaxed"]
         return {
             "reconstruction": self.reconstruction_weight
-            * reconstruction_loss(outputs["recon"], batch["x"]),
+            * reconstruction_loss(outputs["recon"], outputs.get("target", batch["x"])),
             "quantization": self.quantization_weight * quantization_loss(u),
             "balance": self.balance_weight * bit_balance_loss(u),
         }

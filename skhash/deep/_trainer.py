@@ -1,43 +1,54 @@
-"""The one training loop shared by every deep hasher.
+"""The one training loop shared by every deep hasher, and batched prediction.
 
-It is DataLoader-free: the (standardised) training images stay in one CPU tensor, each epoch
-draws a permutation from a per-fit :class:`torch.Generator`, and batches are moved to the
-device as they are used. Nothing here seeds or reads torch's global random state: shuffling,
-the validation split, augmentation and dropout all draw from the generators the hasher passes
-in, so a fixed ``random_state`` gives identical weights on CPU.
+Batches come from the input's :class:`~skhash.deep._inputs.ImageSource` through a
+``DataLoader`` whose batch order is drawn from the per-fit :class:`torch.Generator`;
+augmentation draws from the fit's device generator, in the main process, so results do not
+depend on ``num_workers``. Nothing here seeds or reads torch's global random state.
+
+On CUDA the forward pass runs under automatic mixed precision (bfloat16 where supported, else
+float16 with a gradient scaler); the losses are computed in float32. Loss sums stay on the
+device and are read once per epoch, so the loop adds no synchronisation to a plain PyTorch
+loop over the same batches.
 """
 
-import logging
+import copy
 import time
 
 import numpy as np
 import torch
+from sklearn.base import clone
 
 from ..utils.progress import progress_bar
 from ._callbacks import EarlyStopping, LRScheduler
+from ._device import autocast_dtype
 
-__all__ = ["Trainer", "predict_outputs"]
-
-logger = logging.getLogger("skhash.deep")
-
-
-def _batches(n, batch_size):
-    """Batch boundaries over ``n`` items; a last batch of one item joins the previous one
-    (batch normalisation cannot train on a single item)."""
-    edges = list(range(0, n, batch_size)) + [n]
-    if len(edges) > 2 and edges[-1] - edges[-2] == 1:
-        del edges[-2]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+__all__ = ["Trainer", "predict_batches"]
 
 
-def _make_optimizer(name, parameters, lr, weight_decay):
+def make_optimizer(name, param_groups, lr, weight_decay):
+    """The optimizer ``name`` over ``param_groups`` (each with an ``lr_scale``)."""
+    groups = [
+        {"params": g["params"], "lr": lr * g.get("lr_scale", 1.0)}
+        for g in param_groups
+        if g["params"]
+    ]
     if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay)
     raise ValueError(f'optimizer must be "adam", "adamw" or "sgd"; got {name!r}.')
+
+
+def clone_callback(callback):
+    """A fresh copy of a callback for one fit (the user's object is never changed)."""
+    if hasattr(callback, "get_params"):
+        cloned = clone(callback)
+    else:
+        cloned = copy.deepcopy(callback)
+    initialize = getattr(cloned, "initialize", None)
+    return initialize() if callable(initialize) else cloned
 
 
 class Trainer:
@@ -47,55 +58,56 @@ class Trainer:
     ----------
     hasher : BaseDeepHasher
         Supplies the settings (``batch_size``, ``lr``, ``weight_decay``, ``optimizer``,
-        ``lr_schedule``, ``validation_fraction``, ``patience``, ``callbacks``, ``verbose``),
-        ``device_`` and the generators.
+        ``lr_schedule``, ``validation_fraction``, ``patience``, ``callbacks``, ``verbose``,
+        ``num_workers``, ``precision``), ``device_``, the generators and the preprocessing.
     module : torch.nn.Module
         Already on ``hasher.device_``; its ``forward(x)`` returns a dict of tensors.
     loss_fn : callable
         ``loss_fn(outputs, batch) -> dict`` of scalar loss terms, summed for the gradient.
-        ``batch`` is a dict with ``"x"`` (images on the device), ``"y"`` (targets on the device
-        or None) and ``"index"`` (positions in the training set, on CPU).
+        ``batch`` is a dict with ``"x"`` (network input on the device), ``"y"`` (targets on
+        the device or None) and ``"index"`` (positions in the training set, on CPU).
     max_epochs : int, default=None
         Epochs of this run; ``hasher.max_epochs`` when None.
-    parameters : iterable of Parameter, default=None
-        What to optimise (all of ``module``'s when None): greedy layer-wise pre-training
-        passes a subset.
-    augment : callable, default=None
-        ``augment(x, generator) -> x`` applied to training batches.
+    param_groups : list of dict, default=None
+        ``{"params": [...], "lr_scale": float}`` groups to optimise (all of ``module``'s
+        parameters at ``lr`` when None): a smaller rate for a pretrained backbone, or a subset
+        for layer-wise pre-training.
     stage : str, default=None
         Written into every history record (e.g. ``"pretrain-1"``).
+
+    Attributes
+    ----------
+    callbacks : list
+        The callbacks of this run (fresh clones of the hasher's, after the built-in ones).
+    best_epoch : int or None
+        The epoch whose weights were kept (early stopping), else the last one.
+    initial_loss : float or None
+        The loss of the first training batch, before any update (to detect divergence).
     """
 
-    def __init__(
-        self,
-        hasher,
-        module,
-        loss_fn,
-        *,
-        max_epochs=None,
-        parameters=None,
-        augment=None,
-        stage=None,
-    ):
+    def __init__(self, hasher, module, loss_fn, *, max_epochs=None, param_groups=None, stage=None):
         self.hasher = hasher
         self.module = module
         self.loss_fn = loss_fn
         self.max_epochs = hasher.max_epochs if max_epochs is None else max_epochs
-        self.parameters = list(module.parameters() if parameters is None else parameters)
-        self.augment = augment
+        if param_groups is None:
+            param_groups = [{"params": [p for p in module.parameters() if p.requires_grad]}]
+        self.param_groups = param_groups
         self.stage = stage
         self.device = torch.device(hasher.device_)
         self.stop_training = False
         self.best_epoch = None
+        self.initial_loss = None
+        self.callbacks = self._make_callbacks()
 
-    def _callbacks(self):
+    def _make_callbacks(self):
         h = self.hasher
-        callbacks = []
+        built_in = []
         if h.lr_schedule is not None:
-            callbacks.append(LRScheduler(h.lr_schedule))
+            built_in.append(LRScheduler(h.lr_schedule))
         if h.validation_fraction is not None:
-            callbacks.append(EarlyStopping(patience=h.patience))
-        return callbacks + list(h.callbacks or [])
+            built_in.append(EarlyStopping(patience=h.patience))
+        return [clone_callback(cb) for cb in built_in + list(h.callbacks or [])]
 
     def _split(self, n, generator):
         fraction = self.hasher.validation_fraction
@@ -110,93 +122,136 @@ class Trainer:
         perm = torch.randperm(n, generator=generator)
         return perm[n_valid:].sort().values, perm[:n_valid].sort().values
 
-    def _batch(self, X, Y, index):
-        x = X[index].to(self.device, non_blocking=True)
-        y = None if Y is None else Y[index].to(self.device, non_blocking=True)
-        return {"x": x, "y": y, "index": index}
-
-    def _run_epoch(self, X, Y, index, *, train, generator):
+    def _loader(self, source, indices, generator):
         h = self.hasher
-        if train:
-            index = index[torch.randperm(len(index), generator=generator)]
+        return source.batches(
+            h.batch_size,
+            indices=indices,
+            generator=generator,
+            num_workers=h.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _run_epoch(self, loader, targets, *, train, bar=None):
+        h = self.hasher
         self.module.train(train)
-        totals, count = {}, 0
-        for start, stop in _batches(len(index), h.batch_size):
-            batch = self._batch(X, Y, index[start:stop])
-            if train and self.augment is not None:
-                batch["x"] = self.augment(batch["x"], h._device_generator)
+        device_generator = h._device_generator if train else None
+        sums, names, count = None, None, 0
+        for images, index in loader:
+            x = h._preprocessing(images, self.device, generator=device_generator)
+            y = None if targets is None else targets[index].to(self.device, non_blocking=True)
+            batch = {"x": x, "y": y, "index": index}
             with torch.set_grad_enabled(train):
-                terms = self.loss_fn(self.module(batch["x"]), batch)
+                with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp):
+                    raw = self.module(x)
+                outputs = {
+                    k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+                    for k, v in raw.items()
+                }
+                terms = self.loss_fn(outputs, batch)
                 loss = sum(terms.values())
             if train:
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"The training loss became {loss.item()}: lower lr (now {h.lr})."
-                    )
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-            size = stop - start
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            if train and self.initial_loss is None:  # before any update: the untrained loss
+                self.initial_loss = float(loss.detach())
+            size = len(index)
+            values = torch.stack([loss.detach(), *(t.detach() for t in terms.values())]) * size
+            sums = values if sums is None else sums + values
+            names = names or ["loss", *terms]
             count += size
-            for name, value in {"loss": loss, **terms}.items():
-                totals[name] = totals.get(name, 0.0) + float(value.detach()) * size
-        return {name: value / count for name, value in totals.items()}
+            if bar is not None:
+                bar.update(1)
+        means = (sums / count).tolist()
+        return dict(zip(names, means, strict=True))
 
-    def fit(self, X, Y, history):
-        """Train on ``X`` (CPU tensor ``(n, C, H, W)``) and targets ``Y``, appending epoch
-        records to ``history`` (a list, continued under ``warm_start``). Returns ``history``."""
+    def fit(self, source, targets, history):
+        """Train on ``source`` (an ImageSource) with ``targets`` (a CPU tensor or None),
+        appending one record per epoch to ``history`` (continued under ``warm_start``).
+        Returns ``history``."""
         h = self.hasher
-        generator = h._generator
-        self.optimizer = _make_optimizer(h.optimizer, self.parameters, h.lr, h.weight_decay)
+        self.optimizer = make_optimizer(h.optimizer, self.param_groups, h.lr, h.weight_decay)
+        self.amp_dtype = autocast_dtype(h.precision, self.device)
+        self.amp = self.amp_dtype is not None
+        use_scaler = self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
         self.history = history
-        train_idx, valid_idx = self._split(len(X), generator)
-        callbacks = self._callbacks()
-        for cb in callbacks:
-            getattr(cb, "on_train_begin", lambda t: None)(self)
+        train_idx, valid_idx = self._split(len(source), h._generator)
+        train_loader = self._loader(source, train_idx, h._generator)
+        valid_loader = None if valid_idx is None else self._loader(source, valid_idx, None)
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
         first = history[-1]["epoch"] + 1 if history else 1
-        epochs = range(first, first + self.max_epochs)
+        bar = None
         if h.verbose:
-            epochs = progress_bar(epochs, desc=type(h).__name__, unit="epoch", leave=h.verbose > 1)
-        for epoch in epochs:
-            tic = time.perf_counter()
-            lr = self.optimizer.param_groups[0]["lr"]
-            train = self._run_epoch(X, Y, train_idx, train=True, generator=generator)
-            record = {"epoch": epoch, "train_loss": train.pop("loss"), **train}
-            if valid_idx is not None:
-                with torch.inference_mode():
-                    valid = self._run_epoch(X, Y, valid_idx, train=False, generator=generator)
-                record["valid_loss"] = valid["loss"]
-            record["lr"] = lr
-            if self.stage is not None:
-                record["stage"] = self.stage
-            record["dur"] = time.perf_counter() - tic
-            history.append(record)
-            if h.verbose:
-                epochs.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
-                if h.verbose > 1:
-                    logger.info("%s", record)
-            for cb in callbacks:
-                getattr(cb, "on_epoch_end", lambda t, r: None)(self, record)
-            if self.stop_training:
-                break
-        for cb in callbacks:
-            getattr(cb, "on_train_end", lambda t: None)(self)
-        if h.verbose:
-            epochs.close()
-        self.module.eval()
-        self.optimizer = None
+            bar = progress_bar(
+                total=self.max_epochs * len(train_loader.batch_sampler),
+                desc=type(h).__name__ + (f" {self.stage}" if self.stage else ""),
+                unit="batch",
+                leave=h.verbose > 1,
+            )
+        try:
+            for epoch in range(first, first + self.max_epochs):
+                tic = time.perf_counter()
+                lr = self.optimizer.param_groups[-1]["lr"]
+                train = self._run_epoch(train_loader, targets, train=True, bar=bar)
+                record = {"epoch": epoch, "train_loss": train.pop("loss"), **train}
+                if valid_loader is not None:
+                    with torch.inference_mode():
+                        valid = self._run_epoch(valid_loader, targets, train=False)
+                    record["valid_loss"] = valid["loss"]
+                record["lr"] = lr
+                if self.stage is not None:
+                    record["stage"] = self.stage
+                record["dur"] = time.perf_counter() - tic
+                if not np.isfinite(record["train_loss"]):
+                    raise FloatingPointError(
+                        f"The training loss became {record['train_loss']} at epoch {epoch}: "
+                        f"lower lr (now {h.lr})."
+                    )
+                history.append(record)
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
+                    if h.verbose > 1:
+                        bar.write(_format_record(type(h).__name__, record))
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, record)
+                if self.stop_training:
+                    break
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        finally:
+            if bar is not None:
+                bar.close()
+            self.module.eval()
+            self.optimizer = self.scaler = None
+        if self.best_epoch is None and history:
+            self.best_epoch = history[-1]["epoch"]
         return history
 
+    def say(self, message):
+        """Show a message to the user when the hasher is verbose (early stopping...)."""
+        if self.hasher.verbose:
+            from tqdm import tqdm
 
-def predict_outputs(module, X, *, device, batch_size, keys=("codes",)):
-    """Run ``module`` over ``X`` (CPU tensor) in batches, in eval mode, under
-    :func:`torch.inference_mode`; returns ``{key: ndarray}`` for the requested outputs."""
+            tqdm.write(f"{type(self.hasher).__name__}: {message}")
+
+
+def _format_record(name, record):
+    parts = [f"epoch {record['epoch']}"]
+    parts += [f"{k} {v:.4g}" for k, v in record.items() if "loss" in k or k in ("lr", "dur")]
+    return f"{name}: " + ", ".join(parts)
+
+
+def predict_batches(module, source, preprocessing, *, device, batch_size, keys, num_workers=0):
+    """Run ``module`` over ``source`` in order, in eval mode under inference mode, in float32;
+    yields ``{key: ndarray}`` of the requested outputs for each batch."""
     module.eval()
     device = torch.device(device)
-    chunks = {k: [] for k in keys}
+    loader = source.batches(batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
     with torch.inference_mode():
-        for start in range(0, len(X), batch_size):
-            out = module(X[start : start + batch_size].to(device))
-            for k in keys:
-                chunks[k].append(out[k].float().cpu().numpy())
-    return {k: np.concatenate(v) if v else np.empty((0,)) for k, v in chunks.items()}
+        for images, _ in loader:
+            out = module(preprocessing(images, device))
+            yield {k: out[k].float().cpu().numpy() for k in keys}

@@ -1,23 +1,30 @@
 """Retrieval metrics for Hamming ranking, and scorers for model selection.
 
 Every metric takes ``(y_query, y_database, distances, ...)``: the labels of the queries and of
-the database (1-D class labels, or binary indicator matrices for multi-label data; an item is
-relevant to a query when they share a label) and the ``(n_queries, n_database)`` integer
-Hamming distance matrix, e.g. from ``hasher.hamming_distances(X)``. The database is ranked by
-distance, ties in database order, unless ``tie_aware=True``.
+the database (1-D class labels, or binary indicator matrices or label sets for multi-label
+data; an item is relevant to a query when they share a label) and the
+``(n_queries, n_database)`` integer Hamming distance matrix, e.g. from
+``hasher.hamming_distances(X)``. The database is ranked by distance, ties in database order
+(or an explicit ``tie_break`` order), unless ``tie_aware=True``.
+
+The options reproducing published evaluation codes (which queries count, the AP@k
+normaliser, macro or micro averaging) are listed in the user guide's "Evaluation" page.
 """
 
-from ._radius import precision_recall_curve, precision_within_radius
+from ._radius import precision_recall_auc, precision_recall_curve, precision_within_radius
 from ._ranking import average_precision, mean_average_precision, precision_at_k, recall_at_k
 from ._report import retrieval_report
 from ._scorer import get_retrieval_scorer, make_retrieval_scorer, query_time
+from ._validation import TieOrderWarning
 
 __all__ = [
+    "TieOrderWarning",
     "average_precision",
     "get_retrieval_scorer",
     "make_retrieval_scorer",
     "mean_average_precision",
     "precision_at_k",
+    "precision_recall_auc",
     "precision_recall_curve",
     "precision_within_radius",
     "query_time",

@@ -11,13 +11,25 @@ __all__ = ["check_labels", "relevance", "warn_if_nothing_relevant"]
 def check_labels(y, *, n_samples, required=False, like=None, name="y"):
     """Validate retrieval labels.
 
-    Two forms are accepted: a 1-D array of class labels (single-label; any numbers or strings)
-    or a 2-D binary indicator matrix of shape (n_samples, n_classes) (multi-label). A column
-    vector of shape (n_samples, 1) is read as 1-D class labels.
+    Three forms are accepted:
+
+    - a 1-D array of class labels (single-label; any numbers or strings); a column vector of
+      shape (n_samples, 1) is read as such;
+    - a 2-D binary indicator matrix of shape (n_samples, n_classes) (multi-label), with at
+      least one column;
+    - a sequence of label sets, one per sample, each a tuple, set, frozenset or list of
+      integer class ids ``0 .. n_classes - 1``, e.g. ``[(0, 3), (1,), ()]`` (multi-label).
+      It is read as the indicator matrix whose column ``c`` marks class ``c``, as
+      ``MultiLabelBinarizer(classes=range(n_classes))`` gives, so that queries and database
+      agree on the columns without sharing an encoder; ``n_classes`` is the largest id plus
+      one, or the number of columns of ``like``. Samples are read as label sets when they
+      are tuples or sets, or when their lengths differ; equal-length lists are the rows of
+      an indicator matrix. For labels that are not integer ids (e.g. strings), binarize them
+      first with :class:`~sklearn.preprocessing.MultiLabelBinarizer` fitted on every label.
 
     Parameters
     ----------
-    y : array-like or None
+    y : array-like, sequence of label sets, or None
         The labels.
     n_samples : int
         The number of samples the labels must describe.
@@ -32,6 +44,14 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
     -------
     y : ndarray or None
         1-D labels, or a 2-D uint8 indicator matrix.
+
+    Examples
+    --------
+    >>> from skhash.utils.validation import check_labels
+    >>> check_labels([(0, 2), (1,), ()], n_samples=3)
+    array([[1, 0, 1],
+           [0, 1, 0],
+           [0, 0, 0]], dtype=uint8)
     """
     if y is None:
         if required:
@@ -40,7 +60,10 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
                 "supervised (give 1-D class labels or a 2-D label-indicator matrix)."
             )
         return None
-    y = np.asarray(y)
+    if _is_label_sets(y):
+        y = _binarize_label_sets(y, like=like, name=name)
+    else:
+        y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim not in (1, 2):
@@ -55,10 +78,16 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
     if y.dtype.kind == "O" and any(v is None for v in y.ravel()):
         raise ValueError(f"{name} contains None.")
     if y.ndim == 2:
+        if y.shape[1] == 0:
+            raise ValueError(
+                f"{name} is a label-indicator matrix with no column: every sample would have "
+                "no label, and nothing would be relevant to anything."
+            )
         if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
             raise ValueError(
                 f"A 2-D {name} must be a binary label-indicator matrix (0/1 per class); got "
-                "other values. Pass class labels as a 1-D array."
+                "other values. Pass class labels as a 1-D array, and label sets as tuples or "
+                "sets of class ids, e.g. [(0, 3), (1,)]."
             )
         y = y.astype(np.uint8)
     if like is not None:
@@ -67,7 +96,78 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
                 f"{name} has shape {y.shape[1:] or '1-D'} per sample, but the database labels "
                 f"have {like.shape[1:] or '1-D'}: use the same label form for both."
             )
+        y = _as_kind_of(y, like, name)
     return y
+
+
+def _as_kind_of(y, like, name):
+    """``y`` in the dtype of the labels ``like`` (numbers stay numbers, strings strings), so
+    that joining them never turns every label into a string: a clear error otherwise."""
+    numbers = "biuf"
+    if (y.dtype.kind in numbers) != (like.dtype.kind in numbers):
+        raise ValueError(
+            f"{name} holds {'numbers' if y.dtype.kind in numbers else 'text'} ({y.dtype}) but "
+            f"the database labels are {'numbers' if like.dtype.kind in numbers else 'text'} "
+            f"({like.dtype}): give labels of the same kind."
+        )
+    if like.dtype.kind in "biu" and y.dtype.kind == "f":
+        if not np.equal(np.mod(y, 1), 0).all():
+            raise ValueError(
+                f"{name} holds fractional values, but the database labels are integers "
+                f"({like.dtype})."
+            )
+        return y.astype(like.dtype)
+    return y
+
+
+_SET_TYPES = (tuple, set, frozenset)
+
+
+def _is_label_sets(y):
+    """Whether ``y`` is a sequence of per-sample label collections (see ``check_labels``)."""
+    if isinstance(y, list | tuple):
+        samples = y
+    else:
+        samples = np.asarray(y)  # e.g. a pandas Series of tuples: a 1-D object array
+        if samples.dtype.kind != "O" or samples.ndim != 1:
+            return False
+    if len(samples) == 0:
+        return False
+    if all(isinstance(s, _SET_TYPES) for s in samples):
+        return True
+    if not all(isinstance(s, (*_SET_TYPES, list, np.ndarray)) for s in samples):
+        return False
+    return len({len(s) for s in samples}) > 1  # ragged: cannot be a matrix
+
+
+def _binarize_label_sets(samples, *, like, name):
+    """Indicator matrix of a sequence of label sets of integer class ids."""
+    ids = [list(s) for s in samples]
+    flat = [label for labels in ids for label in labels]
+    for label in flat:
+        if isinstance(label, bool | np.bool_) or not isinstance(label, int | np.integer):
+            raise ValueError(
+                f"{name} is a sequence of label sets, whose labels must be integer class ids "
+                f"0, 1, ...; got {label!r}. Binarize other labels with "
+                "sklearn.preprocessing.MultiLabelBinarizer fitted on every label (queries and "
+                "database together), and pass the indicator matrix."
+            )
+        if label < 0:
+            raise ValueError(f"{name} holds the class id {label}; class ids must be >= 0.")
+    if like is not None and like.ndim == 2:
+        n_classes = like.shape[1]
+        if flat and max(flat) >= n_classes:
+            raise ValueError(
+                f"{name} holds the class id {max(flat)}, but the database labels have "
+                f"{n_classes} columns (ids 0 to {n_classes - 1}). Binarize both with "
+                f"MultiLabelBinarizer(classes=range(n_classes)) to fix the number of classes."
+            )
+    else:
+        n_classes = max(flat) + 1 if flat else 0
+    matrix = np.zeros((len(ids), n_classes), dtype=np.uint8)
+    for row, labels in enumerate(ids):
+        matrix[row, labels] = 1
+    return matrix
 
 
 def relevance(y_query, y_database):
@@ -103,11 +203,16 @@ def warn_if_nothing_relevant(y_query, y_database):
     else:
         alone = ~(y_query.astype(bool) & y_database.astype(bool).any(axis=0)).any(axis=1)
     if alone.any():
+        splitter = (
+            "cv=StratifiedKFold(5, shuffle=True)"
+            if y_query.ndim == 1
+            else "cv=KFold(5, shuffle=True) (StratifiedKFold does not take multi-label y)"
+        )
         warnings.warn(
             f"{alone.sum()} of the {len(y_query)} queries share no label with the database: "
-            "their average precision is 0, and it counts in the mean. With GridSearchCV or "
-            "cross_val_score on data sorted by class, split with shuffling: "
-            "cv=StratifiedKFold(5, shuffle=True).",
+            "their average precision is 0, and it counts in the mean (unless "
+            "empty_queries='skip'). With GridSearchCV or "
+            f"cross_val_score on data sorted by class, split with shuffling: {splitter}.",
             UndefinedMetricWarning,
             stacklevel=3,
         )
