@@ -53,7 +53,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     coarse : hasher
         Selects the candidates; cloned at fit. Any :class:`~skhash.BaseHasher`.
     fine : hasher
-        Orders the candidates; cloned at fit. Any :class:`~skhash.BaseHasher`.
+        Orders the candidates by Hamming distance; cloned at fit. Any
+        :class:`~skhash.BaseHasher` without ``rerank``.
     n_candidates : int, default=300
         Candidates per query: the ``n_candidates`` nearest coarse codes (ties in database
         order), at least as many as neighbours asked and at most the database. Ignored when
@@ -130,6 +131,12 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         self : CoarseToFine
         """
+        if getattr(self.fine, "rerank", None) is not None:
+            raise ValueError(
+                "CoarseToFine orders the candidates by the Hamming distance of the fine codes; "
+                f"the fine hasher's rerank={self.fine.rerank!r} is not supported yet: leave it "
+                "None."
+            )
         coarse = clone(self.coarse).fit(X, y)
         fine = clone(self.fine).fit(X, y)
         self.coarse_, self.fine_ = coarse, fine

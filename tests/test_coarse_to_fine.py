@@ -228,6 +228,8 @@ def test_bad_input_gets_clear_errors(fitted, digits):
         fitted.radius_neighbors(Xq, radius=float("nan"))
     with pytest.raises(ValueError, match="n_candidates"):
         CoarseToFine(LSH(), LSH(), n_candidates=0).fit(digits[0])
+    with pytest.raises(ValueError, match="rerank='asymmetric' is not supported"):
+        CoarseToFine(LSH(), ITQ(rerank="asymmetric")).fit(digits[0])
     with pytest.raises(ValueError, match="labelled database"):
         CoarseToFine(LSH(), LSH()).fit(digits[0]).score(Xq, digits[3][:3])
     with pytest.raises(ValueError, match="features"):
