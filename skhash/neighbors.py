@@ -104,11 +104,10 @@ class HashingNeighborsTransformer(
     query their training graph drop it; ``"connectivity"`` mode stores ``n_neighbors``.
 
     ``fit_transform(X)`` gives each training sample itself (distance 0) followed by its
-    nearest *other* samples (the hasher's ``kneighbors(X=None)``), which is what
-    ``transform(X)`` gives on distinct points. Hash codes are often shared, though, and
-    ``transform`` ranks equal distances by database order, so on the training data it may
-    list an identical-code twin before the sample itself: use ``fit_transform`` for the
-    training graph (a Pipeline does).
+    nearest *other* samples, which is what ``transform(X)`` gives on distinct points. Hash
+    codes are often shared, though, and ``transform`` ranks equal distances by database
+    order, so on the training data it may list an identical-code twin before the sample
+    itself: use ``fit_transform`` for the training graph (a Pipeline does).
 
     Parameters
     ----------
@@ -229,13 +228,16 @@ class HashingNeighborsTransformer(
         """
         self.fit(X, y)
         n = self.n_samples_fit_
-        n_others = self._n_graph_neighbors() - 1
-        ind = np.arange(n)[:, None]
-        dist = np.zeros((n, 1))
-        if n_others:
-            others_dist, others_ind = self.hasher_.kneighbors(None, n_neighbors=n_others)
-            ind = np.hstack([ind, others_ind])
-            dist = np.hstack([dist, others_dist])
+        n_stored = self._n_graph_neighbors()
+        # The training samples queried as new data (re-ranking hashers may need their
+        # embeddings), then each sample's own entry moved first, at distance 0: dropped from
+        # its row where found, else the row's farthest dropped.
+        dist, ind = self.hasher_.kneighbors(X, n_neighbors=n_stored)
+        is_self = ind == np.arange(n)[:, None]
+        is_self[~is_self.any(axis=1), -1] = True
+        others = ~is_self
+        ind = np.hstack([np.arange(n)[:, None], ind[others].reshape(n, -1)])
+        dist = np.hstack([np.zeros((n, 1)), dist[others].reshape(n, -1)])
         return knn_graph(dist, ind, n, self.mode)
 
     def __sklearn_tags__(self):

@@ -100,6 +100,23 @@ def test_fit_transform_makes_each_sample_its_own_first_neighbour(digits, mode, n
     assert (plain.indices[plain.indptr[:-1]] != np.arange(500)).any()
 
 
+@pytest.mark.parametrize("rerank", ["asymmetric", "embedding"])
+def test_fit_transform_with_a_re_ranking_hasher(digits, rerank):
+    # Re-ranked distances are floats, and "asymmetric" needs the queries' embeddings, so
+    # the training graph queries X itself rather than the database (X=None).
+    X = digits[0][:400]
+    hasher = ITQ(n_bits=16, random_state=0, rerank=rerank)
+    transformer = HashingNeighborsTransformer(hasher, n_neighbors=4)
+    graph = transformer.fit_transform(X)
+    rows = graph.indices.reshape(400, 5)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(400))
+    dist, ind = transformer.hasher_.kneighbors(X, n_neighbors=5)
+    for i in range(400):
+        others = ind[i][ind[i] != i][:4]
+        np.testing.assert_array_equal(rows[i, 1:], others)
+        np.testing.assert_allclose(graph[i].data[1:], dist[i][ind[i] != i][:4])
+
+
 def test_k_neighbors_classifier_on_hashing_neighbours(digits):
     X, y = digits
     model = make_pipeline(
