@@ -11,6 +11,14 @@ the 1M fine codes) and the coarse-to-fine search (``CoarseToFine.kneighbors``) a
 same queries in turn, best of three rounds each, k=10. Recall@10 is the share of the fine
 scan's ten neighbours (by index) that the coarse-to-fine search returns; "candidates" is the
 mean number of items whose fine codes the second stage reads.
+
+Reading: the two stages pay where near neighbours share coarse codes (near-duplicates, noise
+20), where radius 3 keeps recall@10 at 0.99 and is still faster than the scan; on the noisier
+copies a radius that reaches recall 0.95 reads more candidates than is cheaper than scanning.
+Most of the two-stage time goes to the coarse index's multi-index radius lookups (about 1 us
+per item found at 40 bits here), not to ordering the candidates (a compiled gather of their
+fine codes). On a shared machine the absolute rates drift between rows; each speed-up
+compares the two searches timed in turn.
 """
 
 import argparse
