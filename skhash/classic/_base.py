@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
-from ..base import BaseHasher
+from ..base import BaseHasher, check_numeric_dtype
 
 
 class _SizedCSR(sp.csr_matrix):
@@ -30,6 +30,7 @@ class ClassicHasher(BaseHasher):
     """
 
     def _validate_input(self, X, *, reset):
+        check_numeric_dtype(X)
         X = validate_data(
             self,
             X,
