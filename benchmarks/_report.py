@@ -23,18 +23,35 @@ def environment(packages=("numpy", "scikit-learn", "numba", "torch", "faiss-cpu"
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+            if flags and cpu:
                 break
     except OSError:
         pass
-    return (
-        f"Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"{', '.join(versions)}; date {datetime.date.today().isoformat()}."
+    avx512 = (
+        "AVX-512 with VPOPCNTDQ"
+        if "avx512_vpopcntdq" in flags
+        else ("AVX-512" if "avx512f" in flags else "no AVX-512")
     )
+    return (
+        f"Machine: {cpu} ({avx512}), {os.cpu_count()} cores; {load()}; Python "
+        f"{platform.python_version()}; {', '.join(versions)}; date "
+        f"{datetime.date.today().isoformat()}."
+    )
+
+
+def load():
+    """The machine's load now (1-minute average), as benchmarks are shared and noisy."""
+    try:
+        return f"load {os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "load unknown"
 
 
 def write_section(name, body, path=BENCHMARKS_MD):

@@ -75,6 +75,7 @@ for ax in axes.ravel():
     ax.set(xticks=[], yticks=[])
 fig.suptitle("Queries and their 10 nearest neighbours (64-bit ITQ)")
 fig.tight_layout()
+plt.show()
 
 # %%
 import shutil

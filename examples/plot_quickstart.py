@@ -57,3 +57,9 @@ print(result.pretty_summary().to_string(index=False))
 # ITQ keeps improving with more bits; plain PCA hashing gets worse, because its extra bits
 # come from low-variance directions.
 fig = result.plot_map_vs_bits()
+
+# %%
+# Run as a script (``python examples/plot_quickstart.py``), this opens the figure.
+import matplotlib.pyplot as plt
+
+plt.show()

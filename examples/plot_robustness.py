@@ -3,7 +3,7 @@
 Robustness to perturbed queries
 ==========================================
 
-Queries in the wild are noisy, rotated, cropped or darker than the database images. How
+Queries in the wild are noisy, rotated, cropped or brighter than the database images. How
 much retrieval quality does each hasher lose? :func:`skhash.compare.robustness` fits each
 method on clean images, perturbs the queries at set strengths and reports the mAP drop.
 """
@@ -46,11 +46,15 @@ table = drops.pivot_table(
 print(table.round(3).T)
 
 # %%
+# The drop against the strength of each perturbation (higher is worse; 0 is no loss):
 fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True)
 for ax, (kind, group) in zip(axes, drops.groupby("perturbation", sort=False), strict=True):
     for method, rows in group.groupby("method", sort=False):
-        ax.plot(rows["strength"], rows["mAP"], marker="o", label=method)
+        ax.plot(rows["strength"], rows["mAP_drop"], marker="o", label=method)
+    ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(title=kind, xlabel="strength")
-axes[0].set_ylabel("mAP of perturbed queries")
+    ax.grid(alpha=0.3)
+axes[0].set_ylabel("mAP drop (clean - perturbed)")
 axes[-1].legend(fontsize="small")
 fig.tight_layout()
+plt.show()

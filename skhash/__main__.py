@@ -40,61 +40,49 @@ def _load_dataset(name, image_size, color_mode):
     return X, y, f"image folder {name} ({len(y)} images, {len(data.target_names)} classes)"
 
 
+def _protocol(args, n_samples):
+    from .compare import RetrievalProtocol
+
+    if args.protocol != "auto":
+        protocol = RetrievalProtocol.preset(args.protocol, n_repeats=args.repeats)
+    else:
+        protocol = RetrievalProtocol.auto(n_samples, n_repeats=args.repeats)
+    if args.quick:
+        protocol = RetrievalProtocol(
+            n_query=min(protocol.resolve(n_samples)[0], 100),
+            n_train=min(protocol.resolve(n_samples)[1], 300),
+            n_repeats=args.repeats,
+        )
+    return protocol
+
+
 def _compare(args):
     import matplotlib
 
     matplotlib.use("Agg")
-    from .compare import RetrievalProtocol, compare, robustness
-    from .compare._result import markdown_table
+    from .compare import compare, robustness
+    from .compare._result import robustness_markdown
 
     start = time.perf_counter()
     X, y, description = _load_dataset(args.dataset, args.image_size, args.color_mode)
     methods = args.methods[0] if len(args.methods) == 1 else args.methods
-    protocol = RetrievalProtocol.auto(len(y), n_repeats=args.repeats)
-    if args.quick:
-        n_query = min(protocol.n_query, 100)
-        protocol = RetrievalProtocol(
-            n_query=n_query, n_train=min(protocol.n_train, 300), n_repeats=args.repeats
-        )
+    protocol = _protocol(args, len(y))
     logger.info("Comparing on %s", description)
-    result = compare(
-        methods,
-        X,
-        y,
-        n_bits=args.bits,
+    common = dict(
         protocol=protocol,
-        k=args.k,
         quick=args.quick,
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )
+    result = compare(methods, X, y, n_bits=args.bits, k=args.k, **common)
     extra = ""
     if args.robustness:
-        drops = robustness(
-            methods,
-            X,
-            y,
-            n_bits=args.robustness_bits,
-            protocol=protocol,
-            quick=args.quick,
-            device=args.device,
-            random_state=args.seed,
-            verbose=0 if args.quiet else 1,
-        )
+        drops = robustness(methods, X, y, n_bits=args.robustness_bits, **common)
         os.makedirs(args.out, exist_ok=True)
         robustness_csv = os.path.join(args.out, "robustness.csv")
         drops.to_csv(robustness_csv, index=False)
-        table = drops.pivot_table(
-            index="method", columns=["perturbation", "strength"], values="mAP_drop", sort=False
-        )
-        table.columns = [f"{kind} {strength:g}" for kind, strength in table.columns]
-        extra = (
-            f"## Robustness ({args.robustness_bits} bits)\n\nmAP drop (clean - perturbed) "
-            "when the queries are perturbed; noise and brightness in fractions of the pixel "
-            "range, rotation in degrees, crop in the fraction of each side cut away.\n\n"
-            + markdown_table(table.reset_index())
-        )
+        extra = robustness_markdown(drops, args.robustness_bits)
     elapsed = time.perf_counter() - start
     title = f"Hashing comparison: {description}"
     extra = (
@@ -104,15 +92,23 @@ def _compare(args):
     if args.robustness:
         paths["robustness"] = robustness_csv
     sys.stdout.write(result.pretty_summary().to_string(index=False) + "\n")
+    failed = result.table[result.table["status"] == "failed"]
+    if len(failed):
+        sys.stdout.write(
+            f"\n{len(failed)} of {len(result.table)} settings failed (see note and report.md).\n"
+        )
     sys.stdout.write(
         f"\nWrote {', '.join(sorted(os.path.basename(p) for p in paths.values()))} to "
         f"{args.out} in {elapsed:.1f} s.\n"
     )
-    return 0
+    # Exit status 1 only when nothing could be measured at all.
+    return 1 if len(failed) == len(result.table) else 0
 
 
 def build_parser():
     """The argument parser of ``python -m skhash``."""
+    from .compare._protocol import PRESET_NAMES
+
     parser = argparse.ArgumentParser(
         prog="skhash",
         description="Learning to hash with the scikit-learn API: compare hashers.",
@@ -142,6 +138,13 @@ def build_parser():
         default=["all"],
         help="'all', 'classic', 'deep' or names among LSH PCAH ITQ SH KMH SCAE DSBH DPHB DAHP",
     )
+    cmp.add_argument(
+        "--protocol",
+        default="auto",
+        choices=("auto", *PRESET_NAMES),
+        help="query / training / database split: 'auto' scales CIFAR-10's to the data, or a "
+        "standard split by name (default: auto)",
+    )
     cmp.add_argument("--out", default="results", help="output folder (default: results)")
     cmp.add_argument("--repeats", type=int, default=1, help="random splits (default: 1)")
     cmp.add_argument("--k", type=int, default=100, help="cut-off of mAP@k, P@k (default: 100)")
@@ -150,7 +153,8 @@ def build_parser():
     cmp.add_argument(
         "--quick",
         action="store_true",
-        help="tiny setting: at most 100 queries and 300 training samples, 1 deep epoch",
+        help="tiny setting: at most 100 queries and 300 training samples, 1 deep epoch "
+        "(deep hashers may then collapse: flagged as degenerate)",
     )
     cmp.add_argument(
         "--robustness",

@@ -48,8 +48,10 @@ class SearchMixin:
     """``kneighbors``, ``radius_neighbors``, ``hamming_distances`` over ``index_``.
 
     Expects ``index_`` (a fitted HammingIndex), ``rerank``, ``rerank_factor``,
-    ``bit_weights_`` and, for ``rerank="embedding"``, ``database_embedding_``; and the
-    hasher's ``_validate_input``, ``_embed`` and ``_encode``.
+    ``_search_bit_weights()`` and, for ``rerank="embedding"``, ``database_embedding_``; and
+    the hasher's ``_validate_input``, ``_embed`` and ``_encode``. The search parameters are
+    read at search time, so ``set_params(rerank=...)`` on a fitted hasher takes effect at
+    once (except what the database must keep: embeddings, learnt weights).
     """
 
     # -- queries ----------------------------------------------------------------------
@@ -67,13 +69,22 @@ class SearchMixin:
                     "database codes, but with X=None the queries are database items, of which "
                     'only the codes are kept: pass X, or use rerank="embedding".'
                 )
-            embedding = self.database_embedding_ if self.rerank == "embedding" else None
+            embedding = self._database_embedding() if self.rerank == "embedding" else None
             return self.index_.codes_, embedding
         X = self._validate_input(X, reset=False)
         if self._needs_embedding():
             embedding = self._embed(X)
             return self._sign_bits(embedding), embedding
         return self._encode(X), None
+
+    def _database_embedding(self):
+        embedding = getattr(self, "database_embedding_", None)
+        if embedding is None:
+            raise ValueError(
+                'rerank="embedding" compares with the database embeddings, which are kept only '
+                'when the database is built with rerank="embedding": fit again after setting it.'
+            )
+        return embedding
 
     def _check_n_neighbors(self, n_neighbors, n_available, name="n_neighbors"):
         if n_neighbors is None:
@@ -99,6 +110,7 @@ class SearchMixin:
         X : array-like of shape (n_queries, n_features), default=None
             Queries. When None, every database item is a query and is not returned as its
             own neighbour, as in scikit-learn.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
         n_neighbors : int, default=None
             Number of neighbours; None means 10 (or the database size when smaller).
         return_distance : bool, default=True
@@ -161,9 +173,9 @@ class SearchMixin:
             self.rerank,
             codes,
             candidate_codes.reshape(*candidates.shape, -1),
-            weights=self.bit_weights_,
+            weights=self._search_bit_weights(),
             query_embedding=None if embedding is None else embedding[rows],
-            candidate_embedding=self.database_embedding_[candidates] if stored else None,
+            candidate_embedding=self._database_embedding()[candidates] if stored else None,
         )
 
     # -- radius search ----------------------------------------------------------------
@@ -174,6 +186,7 @@ class SearchMixin:
         ----------
         X : array-like of shape (n_queries, n_features), default=None
             Queries. When None, every database item is a query, itself excluded.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
         radius : int, default=None
             Largest Hamming distance returned (inclusive); None means 2.
         return_distance : bool, default=True
@@ -211,6 +224,7 @@ class SearchMixin:
         ----------
         X : array-like of shape (n_queries, n_features), default=None
             Queries; None uses the database itself (the diagonal is then 0).
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
 
         Returns
         -------
@@ -251,12 +265,12 @@ class SearchMixin:
                 if self.rerank is None:
                     yield rows, hamming
                     continue
-                stored = self.database_embedding_ if self.rerank == "embedding" else None
+                stored = self._database_embedding() if self.rerank == "embedding" else None
                 finer = rerank_distances(
                     self.rerank,
                     codes[rows],
                     database,
-                    weights=self.bit_weights_,
+                    weights=self._search_bit_weights(),
                     query_embedding=None if embedding is None else embedding[rows],
                     candidate_embedding=stored,
                 )

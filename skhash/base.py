@@ -155,8 +155,10 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             _warn_if_one_code(self, codes)
             self.index_ = HammingIndex(n_jobs=self.n_jobs).fit(codes)
             self.database_labels_ = y
+            # Kept when re-ranking with them; the database then keeps them across set_params.
             self.database_embedding_ = embedding if self.rerank == "embedding" else None
             self.bit_weights_ = self._resolve_bit_weights(codes, y, embedding)
+            self._bit_weights_learnt = isinstance(self.bit_weights, str)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -173,12 +175,31 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         return self._sign_bits(embedding), embedding
 
     def _resolve_bit_weights(self, codes, y, embedding):
-        """``bit_weights_``: None, the given weights checked, or weights learnt at fit."""
+        """``bit_weights_`` at fit: None, the given weights checked, or weights learnt."""
         if self.bit_weights is None:
             return None
         if isinstance(self.bit_weights, str):  # "learn"
             return learn_bit_weights(codes, y, embedding, random_state=self.random_state)
-        return check_bit_weights(self.bit_weights, codes.shape[1])
+        return self._given_bit_weights(self.bit_weights, codes.shape[1])
+
+    def _given_bit_weights(self, weights, n_bits):
+        """Per-bit weights from the ``bit_weights`` parameter as given (not learnt)."""
+        return check_bit_weights(weights, n_bits)
+
+    def _search_bit_weights(self):
+        """The weights a search uses, from the current ``bit_weights``: given weights take
+        effect at once (``set_params`` after fitting); learnt ones must have been learnt."""
+        weights = self.bit_weights
+        if weights is None:
+            return None
+        if isinstance(weights, str):
+            if not getattr(self, "_bit_weights_learnt", False):
+                raise ValueError(
+                    'bit_weights="learn" is learnt from the training data at fit: fit again '
+                    "after setting it."
+                )
+            return self.bit_weights_
+        return self._given_bit_weights(weights, self.index_.n_bits_)
 
     def _requires_y(self):
         return self.__sklearn_tags__().target_tags.required
@@ -191,6 +212,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Data to encode.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
 
         Returns
         -------
@@ -207,6 +229,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Data to embed.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
         layer : str, default="hash"
             ``"hash"``: the ``(n_samples, n_bits)`` values behind the codes, so that
             ``(embed(X) > 0) == transform(X)``. Deep hashers also offer ``"backbone"``, the
@@ -247,6 +270,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Items to add; their indices follow the existing database.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
         y : array-like, default=None
             Their labels; required when the database is labelled, refused otherwise.
 
@@ -314,6 +338,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_queries, n_features)
             Queries.
+            Deep hashers take images, image files or a dataset, as in their ``fit``.
         y : array-like of shape (n_queries,) or (n_queries, n_classes)
             Query labels, in the form of the database labels; None takes those a labelled
             dataset carries (deep hashers).

@@ -1,17 +1,19 @@
-"""Re-ranking Hamming candidates: bit weights, asymmetric distances, stored embeddings.
+r"""Re-ranking Hamming candidates: bit weights, asymmetric distances, stored embeddings.
 
 Hashing search finds candidates fast by Hamming distance, whose few distinct values leave
 many ties; the real values behind the codes (:meth:`~skhash.BaseHasher.embed`) order them
 better at little cost. Three re-ranking distances between a query and a database item, with
 per-bit weights ``w`` (all 1 unless given or learnt):
 
-- ``"weighted"``: weighted Hamming distance, ``sum_j w_j [b_qj != b_ij]``;
-- ``"asymmetric"``: the query keeps its real embedding ``e_q``, the database only its codes:
-  ``sum_j w_j |e_qj| [b_qj != b_ij]``, the confidence the query has in each bit it disagrees
-  on (it orders items as ``-sum_j w_j e_qj s_ij`` with ``s`` the +-1 codes, the asymmetric
+- ``"weighted"``: weighted Hamming distance,
+  :math:`d(q, i) = \sum_j w_j \, [b_{qj} \ne b_{ij}]`;
+- ``"asymmetric"``: the query keeps its real embedding :math:`e_q`, the database only its
+  codes: :math:`d(q, i) = \sum_j w_j |e_{qj}| \, [b_{qj} \ne b_{ij}]`, the confidence the
+  query has in each bit it disagrees on (it orders items as
+  :math:`-\sum_j w_j e_{qj} s_{ij}` with :math:`s` the :math:`\pm 1` codes, the asymmetric
   inner product of Gordo et al. 2014, with no extra memory);
-- ``"embedding"``: the database keeps its float embeddings too: weighted Euclidean distance
-  ``sqrt(sum_j w_j (e_qj - e_ij)^2)``.
+- ``"embedding"``: the database keeps its float embeddings too, the weighted Euclidean
+  distance :math:`d(q, i) = \sqrt{\sum_j w_j (e_{qj} - e_{ij})^2}`.
 
 Every distance is >= 0 and orders candidates; the estimators return it as the neighbour
 distance when re-ranking.

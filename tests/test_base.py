@@ -323,7 +323,7 @@ def test_added_labels_keep_the_database_label_kind(digits):
     assert hasher.database_labels_.dtype == y.dtype
     with pytest.raises(ValueError, match="fractional"):
         hasher.add(Xq[:5], yq[:5] + 0.5)
-    with pytest.raises(ValueError, match="same kind"):
+    with pytest.raises(TypeError, match="different types"):
         hasher.add(Xq[:5], yq[:5].astype(str))
     assert hasher.index_.n_indexed_ == len(X) + 5
 

@@ -23,6 +23,7 @@ from skhash.datasets import load_digits
 
 SCORES = ["mAP", "mAP@k", "precision@k", "precision@radius"]
 TIMES = ["fit_time_s", "encode_ms_per_sample", "query_ms_per_query"]
+DIAGNOSTICS = ["chance_mAP", "distinct_codes", "constant_bits", "epochs_run", "best_epoch"]
 SMALL = RetrievalProtocol(n_query=50, n_train=300)
 
 
@@ -41,9 +42,18 @@ def result(digits):
 def test_compare_table(result):
     table = result.table
     assert isinstance(result, ComparisonResult)
-    assert list(table.columns) == ["method", "family", "bits", "repeat", *SCORES, *TIMES]
+    assert list(table.columns) == [
+        *["method", "family", "bits", "repeat", "status", "note"],
+        *SCORES,
+        *TIMES,
+        *DIAGNOSTICS,
+    ]
     assert table[["method", "bits", "repeat"]].values.tolist() == [["LSH", 16, 0], ["ITQ", 16, 0]]
     assert (table["family"] == "classic").all()
+    assert (table["status"] == "ok").all() and (table["note"] == "").all()
+    # Ten balanced classes: a random order finds the right class about one time in ten.
+    assert table["chance_mAP"].between(0.09, 0.11).all()
+    assert table["epochs_run"].isna().all()
     assert table[SCORES].apply(lambda c: c.between(0, 1)).all().all()
     assert (table[TIMES] >= 0).all().all()
     # ITQ beats random hyperplanes on the digits: the scores are real, not placeholders.
@@ -114,7 +124,7 @@ def test_plots_and_markdown(result, tmp_path):
 
 
 def test_protocol_sizes():
-    assert RetrievalProtocol.auto(60000) == RetrievalProtocol(1000, 5000)
+    assert RetrievalProtocol.auto(60000) == RetrievalProtocol(n_query=1000, n_train=5000)
     digits = RetrievalProtocol.auto(1797)
     assert (digits.n_query, digits.n_train) == (180, 1617)
     assert RetrievalProtocol.auto(5000).resolve(5000) == (500, 4500)
@@ -134,7 +144,8 @@ def test_split_sizes_reach_the_table(digits, result):
         ({"n_bits": (16, 0)}, "positive integers"),
         ({"n_bits": -8}, "positive integers"),
         ({"protocol": RetrievalProtocol(n_query=100, n_train=5000)}, "Too few samples"),
-        ({"protocol": "cifar"}, "RetrievalProtocol"),
+        ({"protocol": "cifar"}, "Unknown protocol preset 'cifar'"),
+        ({"protocol": 3}, "RetrievalProtocol"),
         ({"k": 0}, "k must be"),
         ({"methods": [42]}, "names or hasher estimators"),
     ],
@@ -247,7 +258,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 4 and set(table["method"]) == {"LSH", "ITQ"}
     report = (out / "report.md").read_text()
-    assert "100 queries, 300 training samples" in report and "## Robustness" in report
+    assert "100 queries, a database of 1697, 300 training samples" in report
+    assert "## Robustness" in report
     assert (out / "map_vs_bits.png").read_bytes()[:4] == b"\x89PNG"
     printed = capsys.readouterr().out
     assert "ITQ" in printed and "mAP" in printed
@@ -261,6 +273,10 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--dataset", str(tmp_path / "missing"), "--quiet"])
     assert "image folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--protocol", "cifar10", "--out", str(tmp_path), "--quiet"])
+    assert exc.value.code == 2
+    assert "Too few samples for the 'cifar10' protocol" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0

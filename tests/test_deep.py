@@ -292,7 +292,9 @@ def test_warm_start_continues_training(digits):
     assert not torch.equal(before["heads.0.hash.weight"], after["heads.0.hash.weight"])
     # continued from the first fit's weights: a second network trained from scratch differs
     cold = tiny(max_epochs=4).fit(X, y)
-    assert not torch.equal(cold.module_.state_dict()["heads.0.hash.weight"], after["heads.0.hash.weight"])
+    assert not torch.equal(
+        cold.module_.state_dict()["heads.0.hash.weight"], after["heads.0.hash.weight"]
+    )
     cold = tiny().fit(X, y)
     cold.fit(X, y)
     assert [r["epoch"] for r in cold.history_] == [1, 2]

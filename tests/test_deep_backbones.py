@@ -176,7 +176,9 @@ def test_backbone_learning_rate_and_freezing(digits):
     frozen.fit(X, y)
     for k, v in initial.module_.backbone.state_dict().items():  # weights and BN statistics
         assert torch.equal(v, frozen.module_.backbone.state_dict()[k]), k
-    assert not torch.equal(initial.module_.heads[0].hash.weight, frozen.module_.heads[0].hash.weight)
+    assert not torch.equal(
+        initial.module_.heads[0].hash.weight, frozen.module_.heads[0].hash.weight
+    )
 
 
 def test_dahp_attention_on_other_backbones(digits):

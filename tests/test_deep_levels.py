@@ -60,8 +60,8 @@ def test_rank_by_one_level_or_a_weighted_fusion(digits, two_levels):
         ),
     ]:
         hasher = pickle.loads(pickle.dumps(two_levels))
+        # search parameters act at once on a fitted hasher: no refit
         hasher.set_params(rerank="weighted", rerank_factor=None, bit_weights=weights)
-        hasher.bit_weights_ = hasher._resolve_bit_weights(codes, None, None)
         dist, ind = hasher.kneighbors(X[:20], n_neighbors=6)
         order = np.lexsort((np.broadcast_to(np.arange(len(database)), expected.shape), expected))
         np.testing.assert_array_equal(ind, order[:, :6])

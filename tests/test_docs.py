@@ -30,10 +30,56 @@ def test_docs_build_without_warnings(tmp_path):
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    for page in ("index.html", "api.html", "benchmarks.html", "auto_examples/index.html"):
+    for page in (
+        "index.html",
+        "install.html",
+        "architecture.html",
+        "api.html",
+        "benchmarks.html",
+        "auto_examples/index.html",
+        "auto_examples/plot_image_folder_retrieval.html",
+        "user_guide/comparing.html",
+    ):
         assert (out / page).is_file(), page
-    assert (out / "generated" / "skhash.compare.compare.html").is_file()
-    assert (out / "auto_examples" / "plot_image_folder_retrieval.html").is_file()
+    install = (out / "install.html").read_text()
+    assert 'pip install "skhash[deep]"' in install.replace("&quot;", '"')
+    assert "download.pytorch.org/whl/cpu" in install and "Python 3.10" in install
+    # Every public name the issue found missing has its API page.
+    for name in (
+        "skhash.compare.compare",
+        "skhash.compare.RetrievalProtocol",
+        "skhash.distributed.DaskHammingIndex",
+        "skhash.distributed.transform_dask",
+        "skhash.index.pack_codes",
+        "skhash.index.hamming_distances",
+        "skhash.utils.timing.measure_time",
+    ):
+        assert (out / "generated" / f"{name}.html").is_file(), name
+    if importlib.util.find_spec("torch") is not None:
+        for name in ("Augmentation", "EarlyStopping", "Checkpoint", "LRScheduler", "Callback"):
+            assert (out / "generated" / f"skhash.deep.{name}.html").is_file(), name
+    # ComparisonResult documents its methods once each, without empty attribute rows.
+    result_page = (out / "generated" / "skhash.compare.ComparisonResult.html").read_text()
+    assert result_page.count('id="skhash.compare.ComparisonResult.summary"') == 1
+    assert "__init__" not in result_page
+    # The quick start comes first in the gallery; the notebook is on the site, executed.
+    gallery = (out / "auto_examples" / "index.html").read_text()
+    assert gallery.index("plot_quickstart") < min(
+        gallery.index(p.stem)
+        for p in (ROOT / "examples").glob("plot_*.py")
+        if p.stem != "plot_quickstart"
+    )
+    notebook = (out / "notebooks" / "quickstart.html").read_text()
+    assert "mAP" in notebook and "<img" in notebook
+    # The comparing page shows computed numbers and figures, and formulas are typeset.
+    comparing = (out / "user_guide" / "comparing.html").read_text()
+    assert "<table" in comparing and "<img" in comparing and "ITQ" in comparing
+    assert 'class="math' in (out / "user_guide" / "hamming_search.html").read_text()
+    # Links to other projects' documentation (intersphinx, offline inventories).
+    assert (
+        "https://scikit-learn.org/stable/modules/generated/sklearn.pipeline.Pipeline.html"
+        in (out / "index.html").read_text()
+    )
 
 
 def test_quickstart_notebook_runs(tmp_path):

@@ -61,7 +61,7 @@ def reference_kneighbors(hasher, X, n_neighbors, mode):
     codes, db = hasher.transform(X), hasher.index_.codes_
     e_q = hasher.embed(X)
     e_db = hasher.database_embedding_
-    w = np.ones(db.shape[1]) if hasher.bit_weights_ is None else hasher.bit_weights_
+    w = np.ones(db.shape[1]) if hasher.bit_weights is None else np.asarray(hasher.bit_weights)
     hamming = (codes[:, None, :] != db[None]).sum(2)
     m = n_neighbors * hasher.rerank_factor
     dist, ind = [], []
@@ -206,3 +206,17 @@ def test_grid_search_tunes_reranking(digits):
     )
     plain = [v for k, v in scores.items() if "None" in k]
     assert plain[0] == pytest.approx(plain[1])  # rerank_factor is unused without rerank
+
+
+def test_search_parameters_act_on_a_fitted_hasher(digits):
+    X, y, Xq, _ = digits
+    fitted = ITQ(n_bits=16, random_state=0).fit(X, y)
+    fitted.set_params(rerank="asymmetric", rerank_factor=4)
+    reference = ITQ(n_bits=16, random_state=0, rerank="asymmetric", rerank_factor=4).fit(X, y)
+    np.testing.assert_array_equal(fitted.kneighbors(Xq[:10])[1], reference.kneighbors(Xq[:10])[1])
+    fitted.set_params(rerank="weighted", bit_weights=np.arange(1, 17))
+    assert fitted.kneighbors(Xq[:2])[0].dtype == np.float64
+    with pytest.raises(ValueError, match="fit again"):  # what the database must keep
+        fitted.set_params(rerank="embedding", bit_weights=None).kneighbors(Xq[:2])
+    with pytest.raises(ValueError, match="learnt from the training data at fit"):
+        fitted.set_params(rerank="weighted", bit_weights="learn").kneighbors(Xq[:2])

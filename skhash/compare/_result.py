@@ -1,4 +1,5 @@
-"""The result of a comparison: raw table, summary, curves, figures and a markdown report."""
+"""What a comparison measured: raw table, summary, curves, figures and a markdown report
+(the robustness table's report lives here too)."""
 
 import os
 from dataclasses import dataclass, field
@@ -8,17 +9,35 @@ import pandas as pd
 
 __all__ = ["ComparisonResult"]
 
-METRICS = (
-    "mAP",
-    "mAP@k",
-    "precision@k",
-    "precision@radius",
-    "fit_time_s",
-    "encode_ms_per_sample",
-    "query_ms_per_query",
-)
-_SCORES = METRICS[:4]
-_KEYS = ["method", "family", "bits"]
+SCORES = ("mAP", "mAP@k", "precision@k", "precision@radius")
+TIMES = ("fit_time_s", "encode_ms_per_sample", "query_ms_per_query")
+DIAGNOSTICS = ("chance_mAP", "distinct_codes", "constant_bits", "epochs_run", "best_epoch")
+METRICS = (*SCORES, *TIMES, *DIAGNOSTICS)
+KEYS = ("method", "family", "bits", "repeat")
+_GROUP = ["method", "family", "bits"]
+# Worst first: a group's status is the worst of its repeats.
+_STATUSES = ("failed", "degenerate", "ok")
+
+
+def tidy_table(rows):
+    """The results table of :func:`compare` from the runner's rows, columns in order."""
+    columns = [*KEYS, "status", "note", *METRICS]
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    for name in METRICS:
+        table[name] = pd.to_numeric(table[name], errors="coerce").astype(float)
+    table["note"] = table["note"].fillna("")
+    return table
+
+
+def worst_status(statuses):
+    """The worst of some row statuses (failed, then degenerate, then ok)."""
+    present = set(statuses)
+    return next(s for s in _STATUSES if s in present)
+
+
+def usable(frame):
+    """Rows that may be called "best": neither failed nor degenerate."""
+    return frame[frame["status"] == "ok"]
 
 
 def markdown_table(frame, floatfmt="{:.4f}"):
@@ -27,13 +46,83 @@ def markdown_table(frame, floatfmt="{:.4f}"):
     def cell(value):
         if isinstance(value, float | np.floating):
             return "" if np.isnan(value) else floatfmt.format(value)
-        return str(value)
+        return str(value).replace("|", "\\|")
 
     lines = [
         "| " + " | ".join(str(c) for c in frame.columns) + " |",
         "|" + "|".join(" --- " for _ in frame.columns) + "|",
     ]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def _short(text, width=60):
+    """``text`` cut to ``width`` characters (the full text is in the report's lists)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _flag_lines(summary):
+    """Report lines naming the failed and the degenerate settings, with their reasons."""
+    lines = []
+    for status, title in (
+        ("failed", "Failed settings (no scores)"),
+        ("degenerate", "Degenerate models (flagged; left out of the best lines)"),
+    ):
+        rows = summary[summary["status"] == status]
+        if len(rows):
+            lines += ["", f"{title}:", ""]
+            lines += [f"- {r.method}, {r.bits} bits: {r.note}" for r in rows.itertuples()]
+    return lines
+
+
+def robustness_markdown(drops, n_bits):
+    """The robustness section of a report: mAP drop per method and perturbation, degenerate
+    and failed methods marked, and the usable method that keeps the highest mAP.
+
+    Parameters
+    ----------
+    drops : pandas.DataFrame
+        From :func:`robustness`.
+    n_bits : int or sequence of int
+        The code lengths measured, for the heading.
+    """
+    ok = drops[drops["status"] != "failed"].copy()
+    several = drops["bits"].nunique() > 1
+    ok["label"] = [
+        (f"{m} {b}" if several else m) + ("" if status == "ok" else f" ({status})")
+        for m, b, status in zip(ok["method"], ok["bits"], ok["status"], strict=True)
+    ]
+    table = ok.pivot_table(
+        index="label", columns=["perturbation", "strength"], values="mAP_drop", sort=False
+    )
+    table.columns = [f"{kind} {strength:g}" for kind, strength in table.columns]
+    bits = ", ".join(str(b) for b in np.atleast_1d(n_bits))
+    lines = [
+        f"## Robustness ({bits} bits)",
+        "",
+        "mAP drop (clean - perturbed) when the queries are perturbed; noise and brightness in "
+        "fractions of the pixel range, rotation in degrees, crop in the fraction of each side "
+        "cut away. A degenerate model (at chance level, or with too few distinct codes) "
+        "barely drops because it had nothing to lose: it is marked and never called robust.",
+        "",
+        markdown_table(table.reset_index().rename(columns={"label": "method"})),
+    ]
+    usable_drops = usable(drops)
+    if len(usable_drops):
+        # A model that retrieves little barely drops: it had little to lose. What a user wants
+        # is the method that retrieves best once the queries are perturbed.
+        perturbed = usable_drops.groupby(["method", "bits"], sort=False)["mAP"].mean()
+        method, bits = perturbed.idxmax()
+        lines += [
+            "",
+            f"Highest mAP on perturbed queries (mean over the perturbations): {method}"
+            + (f" at {bits} bits" if several else "")
+            + f" ({perturbed.max():.4f}), among the methods that were neither degenerate nor "
+            "failed. A small drop alone does not make a method robust: a method that "
+            "retrieves little barely drops.",
+        ]
+    failed = drops[drops["status"] == "failed"]
+    lines += [f"- {r.method}, {r.bits} bits failed: {r.note}" for r in failed.itertuples()]
     return "\n".join(lines)
 
 
@@ -44,17 +133,22 @@ class ComparisonResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per (method, bits, repeat): ``method``, ``family``, ``bits``, ``repeat``,
-        ``mAP``, ``mAP@k``, ``precision@k``, ``precision@radius``, ``fit_time_s``,
-        ``encode_ms_per_sample``, ``query_ms_per_query``.
+        One row per (method, bits, repeat); the columns are listed in :func:`compare`'s
+        Notes (``status`` and ``note`` say whether a setting failed or collapsed, and why).
     curves : pandas.DataFrame
         Tidy curves: ``method``, ``family``, ``bits``, ``repeat``, ``curve`` (``"pr"`` for
         Hamming-radius precision-recall with ``x`` the radius, ``"precision@k"`` with ``x`` the
         cut-off), ``x``, ``precision``, ``recall``.
     protocol : RetrievalProtocol
-        The protocol, and ``n_query``, ``n_train``, ``n_database`` its sizes on this data.
-    k, radius : int
-        Cut-off of ``mAP@k`` and ``precision@k``; Hamming radius of ``precision@radius``.
+        The protocol.
+    n_query, n_train, n_database : int
+        Its sizes on this data.
+    k : int
+        Cut-off of ``mAP@k`` and ``precision@k``.
+    radius : int
+        Hamming radius of ``precision@radius``.
+    validation_fraction : float or None
+        Fraction of each training set the deep hashers held out to choose their epoch.
     figures : dict of str to matplotlib.figure.Figure
         Filled by ``compare(..., plot=True)`` or :meth:`plot_all`.
     """
@@ -67,31 +161,47 @@ class ComparisonResult:
     n_database: int
     k: int
     radius: int = 2
+    validation_fraction: float | None = None
     figures: dict = field(default_factory=dict)
 
     def summary(self):
         """Mean and standard deviation over repeats of every measure.
 
+        Failed repeats are left out of the means; a group's ``status`` is the worst of its
+        repeats and ``note`` joins their reasons.
+
         Returns
         -------
         summary : pandas.DataFrame
-            One row per (method, bits): ``method``, ``family``, ``bits``, ``n_repeats``, then
-            for each measure its mean (named as in :attr:`table`) and ``<measure>_std``
-            (0 with a single repeat).
+            One row per (method, bits): ``method``, ``family``, ``bits``, ``n_repeats`` (the
+            repeats with scores), ``status``, ``note``, then for each measure its mean (named
+            as in :attr:`table`) and ``<measure>_std`` (0 with a single repeat).
         """
-        grouped = self.table.groupby(_KEYS, sort=False)[list(METRICS)]
-        mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+        table = self.table
+        grouped = table.groupby(_GROUP, sort=False)
+        scored = table[table["status"] != "failed"].groupby(_GROUP, sort=False)
+        mean = scored[list(METRICS)].mean().reindex(grouped.size().index)
+        std = scored[list(METRICS)].std(ddof=1).reindex(grouped.size().index).fillna(0.0)
         out = mean.copy()
         for name in METRICS:
             out.insert(out.columns.get_loc(name) + 1, f"{name}_std", std[name])
-        out.insert(0, "n_repeats", self.table.groupby(_KEYS, sort=False).size())
+        out.insert(
+            0, "note", grouped["note"].agg(lambda n: "; ".join(dict.fromkeys(v for v in n if v)))
+        )
+        out.insert(0, "status", grouped["status"].agg(worst_status))
+        out.insert(
+            0, "n_repeats", scored.size().reindex(grouped.size().index).fillna(0).astype(int)
+        )
         return out.reset_index()
 
     def pretty_summary(self):
-        """The summary as strings ``mean ± std`` with the cut-offs in the column names."""
+        """The summary as readable strings: ``mean ± std`` with several repeats, the cut-offs
+        in the column names, and a ``note`` column when a setting failed or collapsed."""
         summary = self.summary()
         several = summary["n_repeats"].max() > 1
+        map_name = "mAP" if self.protocol.map_k is None else f"mAP@{self.protocol.map_k}"
         names = {
+            "mAP": map_name,
             "mAP@k": f"mAP@{self.k}",
             "precision@k": f"P@{self.k}",
             "precision@radius": f"P(r<={self.radius})",
@@ -99,24 +209,54 @@ class ComparisonResult:
             "encode_ms_per_sample": "encode (ms/item)",
             "query_ms_per_query": "query (ms)",
         }
-        out = summary[_KEYS].copy()
-        for name in METRICS:
-            fmt = "{:.4f}" if name in _SCORES else "{:.3g}"
-            values = [fmt.format(v) for v in summary[name]]
-            if several and name in _SCORES:
+        out = summary[_GROUP].copy()
+        for name in (*SCORES, *TIMES):
+            fmt = "{:.4f}" if name in SCORES else "{:.3g}"
+            values = ["-" if np.isnan(v) else fmt.format(v) for v in summary[name]]
+            if several and name in SCORES:
                 values = [
-                    f"{v} ± {s:.4f}" for v, s in zip(values, summary[f"{name}_std"], strict=True)
+                    v if v == "-" else f"{v} ± {s:.4f}"
+                    for v, s in zip(values, summary[f"{name}_std"], strict=True)
                 ]
-            out[names.get(name, name)] = values
+            out[names[name]] = values
+        if (summary["status"] != "ok").any():
+            out["note"] = [
+                "" if st == "ok" else _short(f"{st.upper()}: {note}")
+                for st, note in zip(summary["status"], summary["note"], strict=True)
+            ]
         return out
+
+    def best(self, metric="mAP"):
+        """The best usable method at each code length (failed and degenerate ones excluded).
+
+        Returns
+        -------
+        best : pandas.DataFrame
+            One row of :meth:`summary` per code length that has a usable method.
+        """
+        summary = usable(self.summary())
+        if summary.empty:
+            return summary
+        return summary.loc[summary.groupby("bits", sort=True)[metric].idxmax()]
 
     # -- figures ----------------------------------------------------------------------
     def _methods(self):
         return list(dict.fromkeys(self.table["method"]))
 
+    def _label(self, method):
+        """The legend entry of a method: its name, and its flag when a setting collapsed or
+        failed."""
+        statuses = set(self.table.loc[self.table["method"] == method, "status"])
+        flags = [s for s in ("degenerate", "failed") if s in statuses]
+        return f"{method} ({', '.join(flags)})" if flags else method
+
     def _style(self, method):
         family = self.table.loc[self.table["method"] == method, "family"].iloc[0]
-        return {"linestyle": "--" if family == "deep" else "-", "marker": "o"}
+        degenerate = "degenerate" in set(self.table.loc[self.table["method"] == method, "status"])
+        return {
+            "linestyle": "--" if family == "deep" else "-",
+            "marker": "x" if degenerate else "o",
+        }
 
     def plot_map_vs_bits(self, metric="mAP", ax=None):
         """Mean (and spread over repeats) of ``metric`` against the code length.
@@ -125,7 +265,7 @@ class ComparisonResult:
         ----------
         metric : str, default="mAP"
             A measure of :attr:`table`, e.g. ``"mAP@k"`` or ``"fit_time_s"``.
-        ax : matplotlib Axes, default=None
+        ax : matplotlib.axes.Axes, default=None
             Where to draw; a new figure when None.
 
         Returns
@@ -136,15 +276,18 @@ class ComparisonResult:
 
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
-        fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
+        fig, ax = plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax)
         summary = self.summary()
+        if metric == "mAP":
+            chance = summary["chance_mAP"].mean()
+            ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.2f})")
         for method in self._methods():
             rows = summary[summary["method"] == method]
             ax.errorbar(
                 rows["bits"],
                 rows[metric],
                 yerr=rows[f"{metric}_std"],
-                label=method,
+                label=self._label(method),
                 capsize=3,
                 **self._style(method),
             )
@@ -155,7 +298,8 @@ class ComparisonResult:
         label = metric.replace("@k", f"@{self.k}").replace("@radius", f"(r<={self.radius})")
         ax.set(xlabel="code length (bits)", ylabel=label, title=f"{label} against code length")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", ncol=2)
+        # Outside the axes, so that it never hides a line.
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         return fig
 
@@ -197,7 +341,7 @@ class ComparisonResult:
             for method in self._methods():
                 curve = self._mean_curve("pr", method, b)
                 style = {**self._style(method), "marker": None}
-                ax.plot(curve["recall"], curve["precision"], label=method, **style)
+                ax.plot(curve["recall"], curve["precision"], label=self._label(method), **style)
             ax.set(xlabel="recall", title=f"{b} bits", xlim=(0, 1), ylim=(0, 1.02))
             ax.grid(alpha=0.3)
         panels[0][1].set_ylabel("precision")
@@ -223,7 +367,7 @@ class ComparisonResult:
             for method in self._methods():
                 curve = self._mean_curve("precision@k", method, b)
                 style = {**self._style(method), "marker": "."}
-                ax.plot(curve["x"], curve["precision"], label=method, **style)
+                ax.plot(curve["x"], curve["precision"], label=self._label(method), **style)
             ax.set(xscale="log", xlabel="k (retrieved items)", title=f"{b} bits", ylim=(0, 1.02))
             ax.grid(alpha=0.3)
         panels[0][1].set_ylabel("precision@k")
@@ -242,8 +386,30 @@ class ComparisonResult:
         }
 
     # -- report -----------------------------------------------------------------------
+    def _selection_lines(self):
+        deep = self.table[(self.table["family"] == "deep") & (self.table["status"] != "failed")]
+        if deep.empty:
+            return []
+        if self.validation_fraction is None or deep["epochs_run"].isna().all():
+            return [
+                "",
+                "Deep hashers trained for all their epochs (no validation split; the queries "
+                "were never used to choose anything).",
+            ]
+        chosen = [
+            f"{r.method} {r.bits} bits: epoch {int(r.best_epoch)} of {int(r.epochs_run)}"
+            for r in deep.itertuples()
+            if not np.isnan(r.best_epoch)
+        ]
+        return [
+            "",
+            f"Model selection: each deep hasher held out {self.validation_fraction:.0%} of its "
+            "training set as a validation split (never the queries) and kept the weights of "
+            "the epoch with the lowest validation loss: " + "; ".join(chosen) + ".",
+        ]
+
     def to_markdown(self, title="Hashing comparison", *, figures=(), extra=""):
-        """A markdown report: protocol, summary table, best methods, figure links.
+        """A markdown report: protocol, summary table, best methods, flags, figure links.
 
         Parameters
         ----------
@@ -259,23 +425,30 @@ class ComparisonResult:
         report : str
         """
         summary = self.summary()
-        best = summary.loc[summary.groupby("bits", sort=True)["mAP"].idxmax()]
-        p = self.protocol
+        best = self.best()
+        several = self.protocol.n_repeats > 1
         lines = [
             f"# {title}",
             "",
-            f"Protocol: {self.n_query} queries, {self.n_train} training samples drawn from a "
-            f"database of {self.n_database}; {p.n_repeats} random split(s)"
-            + (" (mean ± std)." if p.n_repeats > 1 else "."),
-            "Relevant = shares a label with the query; the whole database is ranked by Hamming "
-            "distance, ties in database order.",
+            self.protocol.describe(self.n_query, self.n_train, self.n_database)
+            + (" (mean ± std)." if several else "."),
+            "Relevant = shares a label with the query; the database is ranked by Hamming "
+            "distance; scores are tie-aware (the mean over every order of items at equal "
+            "distance). Times: median of repeated runs after a warm-up "
+            "run (a fit over 1 s: its single run).",
             "",
             markdown_table(self.pretty_summary()),
             "",
             "Best mAP: "
-            + "; ".join(f"{r.bits} bits: {r.method} ({r.mAP:.4f})" for r in best.itertuples())
+            + (
+                "; ".join(f"{r.bits} bits: {r.method} ({r.mAP:.4f})" for r in best.itertuples())
+                if len(best)
+                else "none (every setting failed or collapsed)"
+            )
             + ".",
         ]
+        lines += _flag_lines(summary)
+        lines += self._selection_lines()
         if (summary["family"] == "deep").any():
             lines += [
                 "",

@@ -1,6 +1,5 @@
 """Robustness of hashers to perturbed queries: noise, rotation, crop, brightness."""
 
-import logging
 from numbers import Real
 
 import numpy as np
@@ -8,16 +7,12 @@ import pandas as pd
 from scipy import ndimage
 from sklearn.utils import check_random_state
 
-from ..datasets import make_retrieval_split
-from ..index import HammingIndex
 from ..metrics import mean_average_precision
-from ._compare import _with_params, check_n_bits, prepare_data
-from ._methods import family_of, resolve_methods
-from ._protocol import RetrievalProtocol
+from ._methods import resolve_methods
+from ._result import KEYS
+from ._runner import check_n_bits, check_protocol, prepare_data, run_protocol
 
 __all__ = ["PERTURBATIONS", "perturb", "robustness"]
-
-logger = logging.getLogger("skhash.compare")
 
 #: Default strengths of each perturbation: noise and brightness as a fraction of the pixel
 #: range, rotation in degrees, crop as the fraction of each side cut away.
@@ -141,11 +136,28 @@ def _check_perturbations(perturbations):
     return out
 
 
-def _query_map(hasher, index, queries, y_query, y_database, family):
-    if family != "deep":
-        queries = queries.reshape(len(queries), -1)
-    distances = index.distances(hasher.transform(queries))
-    return mean_average_precision(y_query, y_database, distances)
+def _perturbed_map(cell, y, perturbed, map_k):
+    """robustness's rows of one fitted setting: the mAP of each perturbed set of queries."""
+    q, db = cell.split.query_indices, cell.split.database_indices
+    k = None if map_k is None else min(map_k, len(db))
+    rows = []
+    for (kind, strength), queries in perturbed(cell).items():
+        if cell.family != "deep":
+            queries = queries.reshape(len(queries), -1)
+        distances = cell.index.distances(cell.hasher.transform(queries))
+        value = mean_average_precision(y[q], y[db], distances, k=k, tie_aware=True)
+        clean = cell.row["mAP"]
+        rows.append(
+            {
+                "perturbation": kind,
+                "strength": float(strength),
+                "clean_mAP": clean,
+                "mAP": value,
+                "mAP_drop": clean - value,
+                "relative_drop": (clean - value) / clean if clean else 0.0,
+            }
+        )
+    return rows
 
 
 def robustness(
@@ -159,14 +171,17 @@ def robustness(
     image_shape=None,
     quick=False,
     device=None,
+    validation_fraction=0.1,
     random_state=None,
-    verbose=0,
+    verbose=None,
 ):
     """mAP of each method when the queries are perturbed, and its drop from the clean mAP.
 
-    Each method learns from clean training images and indexes the clean database; the same
-    perturbed queries are then ranked by every method. The drop is ``clean mAP - perturbed
-    mAP`` (positive when the perturbation hurts).
+    Each method learns from clean training images and indexes the clean database, under the
+    same protocol runner as :func:`compare`; the same perturbed queries are then ranked by
+    every method. The drop is ``clean mAP - perturbed mAP`` (positive when the perturbation
+    hurts). A collapsed model (``status="degenerate"``, see :func:`compare`) barely drops
+    because it had nothing to lose: do not read its small drop as robustness.
 
     Parameters
     ----------
@@ -174,29 +189,30 @@ def robustness(
         As in :func:`compare`.
     X : array-like of shape (n, H, W), (n, C, H, W) or (n, H * W)
         Images (flat vectors are reshaped with ``image_shape``, or to a square).
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,) or (n_samples, n_classes)
         Labels.
     n_bits : int or sequence of int, default=32
         Code lengths.
     perturbations : dict of str to sequence of float, default=None
         Perturbation kinds (see :func:`perturb`) and their strengths; None uses
         :data:`PERTURBATIONS`.
-    protocol : "auto" or RetrievalProtocol, default="auto"
+    protocol : "auto", str or RetrievalProtocol, default="auto"
         Query / training / database split, as in :func:`compare`.
     image_shape : tuple of int, default=None
         Shape of one image when ``X`` holds flat vectors.
-    quick, device : see :func:`compare`.
+    quick, device, validation_fraction : see :func:`compare`.
     random_state : int, RandomState instance or None, default=None
         Seeds the splits, the hashers and the perturbations.
-    verbose : int, default=0
-        1 shows a progress bar.
+    verbose : int or None, default=None
+        As in :func:`compare`: None shows a progress bar in a notebook only.
 
     Returns
     -------
     drops : pandas.DataFrame
         One row per (method, bits, repeat, perturbation, strength): ``method``, ``family``,
-        ``bits``, ``repeat``, ``perturbation``, ``strength``, ``clean_mAP``, ``mAP``,
-        ``mAP_drop`` and ``relative_drop`` (drop / clean mAP).
+        ``bits``, ``repeat``, ``status``, ``note``, ``perturbation``, ``strength``,
+        ``clean_mAP``, ``mAP``, ``mAP_drop`` and ``relative_drop`` (drop / clean mAP); a
+        failed setting has one row with ``status="failed"`` and no scores.
 
     See Also
     --------
@@ -210,8 +226,8 @@ def robustness(
     >>> X, y = load_digits(as_images=True, return_X_y=True)
     >>> drops = robustness(["ITQ"], X, y, n_bits=16, perturbations={"noise": [0.0, 0.3]},
     ...                    random_state=0)
-    >>> drops[["perturbation", "strength"]].values.tolist()
-    [['noise', 0.0], ['noise', 0.3]]
+    >>> drops[["perturbation", "strength", "status"]].values.tolist()
+    [['noise', 0.0, 'ok'], ['noise', 0.3, 'ok']]
     >>> float(drops["mAP_drop"].iloc[0])
     0.0
     """
@@ -223,66 +239,46 @@ def robustness(
     images, _ = _as_images(X, image_shape)
     vectors, images, y = prepare_data(images, y)
     value_range = (float(images.min()), float(images.max()))
-    if protocol == "auto" or protocol is None:
-        protocol = RetrievalProtocol.auto(len(y))
-    elif not isinstance(protocol, RetrievalProtocol):
-        raise ValueError(f"protocol must be 'auto' or a RetrievalProtocol; got {protocol!r}.")
-    n_query, n_train = protocol.resolve(len(y))
-    rng = check_random_state(random_state)
-    seeds = rng.randint(np.iinfo(np.int32).max, size=protocol.n_repeats)
+    protocol = check_protocol(protocol, len(y))
 
-    progress = None
-    if verbose:
-        from tqdm.auto import tqdm
+    cache = {}
 
-        total = protocol.n_repeats * len(resolved) * len(n_bits)
-        progress = tqdm(total=total, desc="robustness", unit="fit")
-    rows = []
-    try:
-        for repeat, seed in enumerate(int(s) for s in seeds):
-            split = make_retrieval_split(
-                np.arange(len(y)),
-                y,
-                n_query=n_query,
-                n_train=n_train,
-                random_state=seed,
-                stratify=y.ndim == 1,
-            )
-            q, tr, db = split.query_indices, split.train_indices, split.database_indices
-            perturbed = {
+    def perturbed(cell):
+        # The same perturbed queries for every method of a repeat, seeded by its split.
+        if cell.repeat not in cache:
+            queries = images[cell.split.query_indices]
+            cache.clear()
+            cache[cell.repeat] = {
                 (kind, s): perturb(
-                    images[q], kind, s, value_range=value_range, random_state=seed + j
+                    queries, kind, s, value_range=value_range, random_state=cell.seed + j
                 )
                 for j, (kind, values) in enumerate(perturbations.items())
                 for s in values
             }
-            for name, estimator in resolved.items():
-                family = family_of(estimator)
-                data = images if family == "deep" else vectors
-                for bits in n_bits:
-                    hasher = _with_params(estimator, bits, seed).fit(data[tr], y[tr])
-                    index = HammingIndex().fit(hasher.transform(data[db]))
+        return cache[cell.repeat]
 
-                    clean = _query_map(hasher, index, images[q], y[q], y[db], family)
-                    for (kind, strength), queries in perturbed.items():
-                        value = _query_map(hasher, index, queries, y[q], y[db], family)
-                        rows.append(
-                            {
-                                "method": name,
-                                "family": family,
-                                "bits": bits,
-                                "repeat": repeat,
-                                "perturbation": kind,
-                                "strength": float(strength),
-                                "clean_mAP": clean,
-                                "mAP": value,
-                                "mAP_drop": clean - value,
-                                "relative_drop": (clean - value) / clean if clean else 0.0,
-                            }
-                        )
-                    if progress is not None:
-                        progress.update()
-    finally:
-        if progress is not None:
-            progress.close()
-    return pd.DataFrame(rows)
+    rows = run_protocol(
+        resolved,
+        vectors,
+        images,
+        y,
+        n_bits=n_bits,
+        protocol=protocol,
+        evaluate=lambda cell: _perturbed_map(cell, y, perturbed, protocol.map_k),
+        random_state=random_state,
+        validation_fraction=validation_fraction,
+        verbose=verbose,
+        desc="robustness",
+    )
+    columns = [
+        *KEYS,
+        "status",
+        "note",
+        "perturbation",
+        "strength",
+        "clean_mAP",
+        "mAP",
+        "mAP_drop",
+        "relative_drop",
+    ]
+    return pd.DataFrame(rows).reindex(columns=columns)

@@ -83,7 +83,7 @@ class BaseDeepHasher(BaseHasher):
     terms); ``_backbone_options()`` gives their own parameters to their default backbone. They
     may override ``_fit`` (e.g. for layer-wise pre-training, calling ``_train`` several times).
 
-    Inputs (see :mod:`skhash.deep._inputs`): arrays of images ``(n, C, H, W)``,
+    Inputs: arrays of images ``(n, C, H, W)``,
     ``(n, H, W, C)``, ``(n, H, W)`` or flat rows; a list of image files; any map-style
     :class:`torch.utils.data.Dataset` yielding images or ``(image, label)`` pairs (labels are
     then used when ``y`` is None). All are streamed in batches. Pixels are augmented, then
@@ -357,20 +357,20 @@ class BaseDeepHasher(BaseHasher):
         self._warn_if_training_failed(trainer.initial_loss)
         self._generator = self._device_generator = None
 
-    def _resolve_bit_weights(self, codes, y, embedding):
+    def _given_bit_weights(self, weights, n_bits):
         """Per-level weights (``{level: weight}``, unlisted levels 0) become per-bit ones."""
-        if not isinstance(self.bit_weights, dict):
-            return super()._resolve_bit_weights(codes, y, embedding)
+        if not isinstance(weights, dict):
+            return super()._given_bit_weights(weights, n_bits)
         blocks = self.code_blocks_
         if blocks is None:
             raise ValueError("bit_weights given per level ({level: weight}) need levels=...")
-        unknown = sorted(set(self.bit_weights) - set(blocks))
+        unknown = sorted(set(weights) - set(blocks))
         if unknown:
             raise ValueError(f"bit_weights names levels {unknown}; the levels are {list(blocks)}.")
-        weights = np.zeros(codes.shape[1])
+        per_bit = np.zeros(n_bits)
         for level, bits in blocks.items():
-            weights[bits] = self.bit_weights.get(level, 0.0)
-        return check_bit_weights(weights, codes.shape[1])
+            per_bit[bits] = weights.get(level, 0.0)
+        return check_bit_weights(per_bit, n_bits)
 
     def _check_batch_norm(self, network):
         norms = (nn.BatchNorm1d, nn.BatchNorm2d)

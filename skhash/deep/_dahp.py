@@ -71,10 +71,10 @@ class DAHP(BaseDeepHasher):
     A ResNet-18 backbone (torchvision's layout, so ImageNet weights load from a local file
     with ``pretrained="resnet18.pth"``) is followed, after each stage listed in
     ``attention_stages``, by CBAM dual attention (channel then spatial re-weighting, Woo et
-    al. 2018; see :mod:`skhash.deep._attention`), then global average pooling and a linear
+    al. 2018), then global average pooling and a linear
     hash layer ``u``, relaxed by ``tanh``. Two losses are summed:
 
-    - the spatial-anchor loss (:func:`~skhash.deep._losses.spatial_anchor_loss`): every class
+    - the spatial-anchor loss: every class
       owns a fixed anchor code in Hamming space (Hadamard rows when ``n_bits`` is a power of
       two, else random codes drawn from ``random_state``), and ``tanh(u)`` is pulled to the
       anchor of its label set by bit-wise cross-entropy. The DAHP sources at hand do not

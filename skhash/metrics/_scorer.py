@@ -2,14 +2,14 @@
 
 import inspect
 import re
-import time
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils.validation import check_labels, warn_if_nothing_relevant
+from ..utils.timing import measure_time
+from ..utils.validation import check_labels, check_same_label_kind, warn_if_nothing_relevant
 from ._radius import BallEvaluation, _check_radii, precision_within_radius
 from ._ranking import (
     AveragePrecisionEvaluation,
@@ -19,7 +19,7 @@ from ._ranking import (
     precision_at_k,
     recall_at_k,
 )
-from ._validation import check_same_label_kind, warn_if_tie_order_matters
+from ._validation import warn_if_tie_order_matters
 
 __all__ = ["get_retrieval_scorer", "make_retrieval_scorer", "query_time"]
 
@@ -306,8 +306,9 @@ def query_time(estimator, X, *, n_neighbors=100, n_repeats=3):
     """Median time per query of ``estimator.kneighbors(X, n_neighbors)``, in seconds.
 
     One untimed call comes first (to load caches and compile what is compiled on first use),
-    then ``n_repeats`` timed calls with :func:`time.perf_counter`; the median duration is
-    divided by the number of queries. This is a quick indication for reports; claims about
+    then ``n_repeats`` timed calls (:func:`skhash.utils.timing.measure_time`, the timing
+    :func:`skhash.compare.compare` uses too); the median duration is divided by the number
+    of queries. This is a quick indication for reports; claims about
     speed belong in the benchmarks, run on a quiet machine with realistic sizes.
 
     Parameters
@@ -342,10 +343,5 @@ def query_time(estimator, X, *, n_neighbors=100, n_repeats=3):
     n_indexed = getattr(getattr(estimator, "index_", estimator), "n_indexed_", None)
     if n_indexed is not None:
         n_neighbors = max(1, min(n_neighbors, n_indexed))
-    estimator.kneighbors(X, n_neighbors)
-    durations = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        estimator.kneighbors(X, n_neighbors)
-        durations.append(time.perf_counter() - start)
-    return float(np.median(durations)) / n_queries
+    timing = measure_time(lambda: estimator.kneighbors(X, n_neighbors), n_repeats=n_repeats)
+    return timing.median / n_queries

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ..utils.validation import check_labels, relevance
+from ..utils.validation import check_labels, check_same_label_kind, relevance
 
 __all__ = ["TieOrderWarning"]
 
@@ -68,25 +68,6 @@ def check_label_pair(y_query, y_database, n_queries, n_database):
     y_query = check_labels(y_query, n_samples=n_queries, like=y_database, name="y_query")
     check_same_label_kind(y_query, y_database)
     return y_query, y_database
-
-
-def check_same_label_kind(y_query, y_database):
-    """Refuse 1-D query and database labels of different kinds (numbers against strings)."""
-    if y_query.ndim == 1:
-        kinds = {_label_kind(y_query), _label_kind(y_database)}
-        if len(kinds) > 1:
-            raise TypeError(
-                f"The query and database labels are of different types ({y_query.dtype} and "
-                f"{y_database.dtype}): no query could share a label with a database item."
-            )
-
-
-def _label_kind(y):
-    if y.dtype.kind in "biuf":
-        return "number"
-    if y.dtype.kind == "O":
-        return "number" if all(isinstance(v, int | float | np.number) for v in y) else "object"
-    return "string"
 
 
 def check_distances(distances):

@@ -103,13 +103,7 @@ def check_labels(y, *, n_samples, required=False, like=None, name="y"):
 def _as_kind_of(y, like, name):
     """``y`` in the dtype of the labels ``like`` (numbers stay numbers, strings strings), so
     that joining them never turns every label into a string: a clear error otherwise."""
-    numbers = "biuf"
-    if (y.dtype.kind in numbers) != (like.dtype.kind in numbers):
-        raise ValueError(
-            f"{name} holds {'numbers' if y.dtype.kind in numbers else 'text'} ({y.dtype}) but "
-            f"the database labels are {'numbers' if like.dtype.kind in numbers else 'text'} "
-            f"({like.dtype}): give labels of the same kind."
-        )
+    check_same_label_kind(y, like)
     if like.dtype.kind in "biu" and y.dtype.kind == "f":
         if not np.equal(np.mod(y, 1), 0).all():
             raise ValueError(
@@ -118,6 +112,25 @@ def _as_kind_of(y, like, name):
             )
         return y.astype(like.dtype)
     return y
+
+
+def check_same_label_kind(y_query, y_database):
+    """Refuse 1-D query and database labels of different kinds (numbers against strings)."""
+    if y_query.ndim == 1:
+        kinds = {_label_kind(y_query), _label_kind(y_database)}
+        if len(kinds) > 1:
+            raise TypeError(
+                f"The query and database labels are of different types ({y_query.dtype} and "
+                f"{y_database.dtype}): no query could share a label with a database item."
+            )
+
+
+def _label_kind(y):
+    if y.dtype.kind in "biuf":
+        return "number"
+    if y.dtype.kind == "O":
+        return "number" if all(isinstance(v, int | float | np.number) for v in y) else "object"
+    return "string"
 
 
 _SET_TYPES = (tuple, set, frozenset)
