@@ -8,7 +8,10 @@ import importlib
 
 from .base import BaseHasher
 from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
+from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
+from .neighbors import HashingNeighborsTransformer
+from .pipeline import HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
 
@@ -17,12 +20,16 @@ _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 
 __all__ = [
     "BaseHasher",
+    "CoarseToFine",
     "HammingIndex",
+    "HashingNeighborsTransformer",
+    "HashingPipeline",
     "ITQ",
     "KMeansHashing",
     "LSH",
     "PCAHashing",
     "SpectralHashing",
+    "make_hashing_pipeline",
     *_DEEP_HASHERS,
     *_LAZY_SUBMODULES,
 ]

@@ -1,10 +1,14 @@
 """Each classic hasher behaves as its paper describes."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import DataDimensionalityWarning
 
 from skhash import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 
@@ -56,8 +60,9 @@ def test_itq_rotation_is_orthogonal_and_loss_decreases(digits):
 def test_itq_beats_pca_hashing_at_many_bits(digits):
     # The paper's point: PCAH degrades as bits grow, the ITQ rotation does not.
     X, y, Xq, yq = digits
-    itq = [ITQ(n_bits=b, random_state=0).fit(X, y).score(Xq, yq) for b in (16, 64)]
-    pcah = [PCAHashing(n_bits=b).fit(X, y).score(Xq, yq) for b in (16, 64)]
+    with pytest.warns(DataDimensionalityWarning):  # 64 bits > rank 61 of digits
+        itq = [ITQ(n_bits=b, random_state=0).fit(X, y).score(Xq, yq) for b in (16, 64)]
+        pcah = [PCAHashing(n_bits=b).fit(X, y).score(Xq, yq) for b in (16, 64)]
     assert itq[1] > pcah[1] + 0.2
     assert pcah[1] < pcah[0]
     assert itq[1] >= itq[0] - 0.02
@@ -133,3 +138,128 @@ def test_kmeans_hashing_handles_a_remainder_subspace(digits):
     kmh = KMeansHashing(n_bits=10, bits_per_subspace=4, random_state=0).fit(digits[0])
     assert [len(c) for c in kmh.centers_] == [16, 16, 4]
     assert kmh.transform(digits[0][:3]).shape == (3, 10)
+
+
+def test_kmeans_hashing_ties_agree_with_embedding():
+    # Regression: codes came from argmin (lowest tied index), the embedding from per-bit
+    # margins. A point equidistant from centers 1 (bits 10) and 2 (bits 01), nearer than
+    # 0 and 3, gave code 10 and embedding signs 00.
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    kmh = KMeansHashing(n_bits=2, bits_per_subspace=2, n_iter=2, random_state=0).fit(X)
+    kmh.mean_, kmh.components_ = np.zeros(2), np.eye(2)
+    kmh.centers_ = [np.array([[0.0, 2.0], [1.0, 0.0], [-1.0, 0.0], [0.0, -2.0]])]
+    points = np.array([[0.0, 0.0], [0.5, 0.1], [-0.5, -0.1]])
+    codes, embedding = kmh.transform(points), kmh.embed(points)
+    np.testing.assert_array_equal(codes, embedding > 0)
+    # the tie takes the bitwise AND of the tied indices; off the tie, the nearest index
+    np.testing.assert_array_equal(codes, [[0, 0], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(embedding[0], [0.0, 0.0])
+
+
+def test_kmeans_hashing_embedding_is_the_distance_to_the_flipping_boundary(digits):
+    X = digits[0]
+    kmh = KMeansHashing(n_bits=8, random_state=0).fit(X)
+    V = (X[:30] - kmh.mean_) @ kmh.components_.T
+    embedding = kmh.embed(X[:30])
+    for m, (dims, centers) in enumerate(zip(kmh.subspaces_, kmh.centers_, strict=True)):
+        dist = np.linalg.norm(V[:, dims][:, None] - centers[None], axis=-1)
+        for j in range(4):
+            has_bit = (np.arange(16) >> j) & 1 == 1
+            d1, d0 = dist[:, has_bit].min(1), dist[:, ~has_bit].min(1)
+            c1 = centers[np.flatnonzero(has_bit)[dist[:, has_bit].argmin(1)]]
+            c0 = centers[np.flatnonzero(~has_bit)[dist[:, ~has_bit].argmin(1)]]
+            # signed distance to the bisector of c0 and c1: (d0^2 - d1^2) / (2 |c1 - c0|)
+            expected = (d0**2 - d1**2) / (2 * np.linalg.norm(c1 - c0, axis=1))
+            np.testing.assert_allclose(embedding[:, 4 * m + j], expected, atol=1e-9)
+
+
+def _hamming_then_asymmetric_precision(hasher, Xq, yq, yd, n_candidates=1000, k=100):
+    """P@k of Hamming ranking, and of its top candidates re-ranked by the query's
+    embedding: mismatched bits weighted by the query's |embedding|."""
+    distances = hasher.hamming_distances(Xq)
+    candidates = np.argsort(distances, axis=1, kind="stable")[:, :n_candidates]
+    embedding = hasher.embed(Xq)
+    database = hasher.index_.codes_.astype(bool)
+    mismatch = database[candidates] != (embedding > 0)[:, None, :]
+    weighted = (mismatch * np.abs(embedding)[:, None, :]).sum(-1)
+    reranked = np.take_along_axis(candidates, np.argsort(weighted, axis=1, kind="stable"), 1)
+    hamming = (yd[candidates[:, :k]] == yq[:, None]).mean()
+    return hamming, (yd[reranked[:, :k]] == yq[:, None]).mean()
+
+
+def test_kmeans_hashing_embedding_sizes_say_how_sure_each_bit_is(digits):
+    # Weighting mismatched bits by the query's margins must rank better than Hamming: the
+    # margins carry the confidence the codes lose (MNIST subset, 32 bits: 0.50 -> 0.62).
+    X, y, Xq, yq = digits
+    kmh = KMeansHashing(n_bits=16, random_state=0).fit(X, y)
+    hamming, asymmetric = _hamming_then_asymmetric_precision(kmh, Xq, yq, y, 500, 50)
+    assert asymmetric > hamming + 0.03
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3, 1e6])
+@pytest.mark.parametrize(
+    "hasher",
+    [
+        LSH(n_bits=32, random_state=0),
+        PCAHashing(n_bits=16),
+        ITQ(n_bits=32, random_state=0),
+        SpectralHashing(n_bits=32),
+        KMeansHashing(n_bits=16, random_state=0),
+    ],
+    ids=lambda h: type(h).__name__,
+)
+def test_codes_do_not_depend_on_the_scale_of_the_features(digits, hasher, scale):
+    # Regression: KMeansHashing gave every input one code for X * 1e-3 (chance mAP), and
+    # different codes for X * 1e3, because its k-means started from absolute constants.
+    X, y, Xq, _ = digits
+    reference = clone(hasher).fit(X).transform(Xq)
+    scaled = clone(hasher).fit(X * scale).transform(Xq * scale)
+    assert len(np.unique(scaled, axis=0)) > 100
+    assert (scaled == reference).mean() > 0.999  # equal up to rounding at exact ties
+
+
+@pytest.mark.parametrize("Hasher", [PCAHashing, ITQ])
+def test_pca_hashers_warn_when_n_bits_exceeds_the_rank(digits, Hasher):
+    X = digits[0]  # 64 pixels, 3 of them constant: rank 61
+    with pytest.warns(DataDimensionalityWarning, match=r"numerical rank .*\(61\).*3 of its 64"):
+        Hasher(n_bits=64, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataDimensionalityWarning)
+        Hasher(n_bits=61, random_state=0).fit(X)
+    # the warning is right: three of PCAH's 64 bits are the signs of rounding noise
+    with pytest.warns(DataDimensionalityWarning):
+        pcah = PCAHashing(n_bits=64).fit(X)
+    scale = np.abs(pcah.embed(X)).max(axis=0)
+    assert (scale < 1e-10 * scale.max()).sum() == 3
+
+
+def test_pca_hashers_warn_on_data_of_low_rank():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) @ rng.normal(size=(3, 10))  # rank 3 in 10 features
+    with pytest.warns(DataDimensionalityWarning, match=r"\(3\)"):
+        PCAHashing(n_bits=4).fit(X)
+
+
+@pytest.mark.parametrize(
+    "hasher",
+    [
+        LSH(n_bits=128, random_state=0),
+        SpectralHashing(n_bits=128),
+        KMeansHashing(n_bits=64, random_state=0),
+    ],
+    ids=lambda h: type(h).__name__,
+)
+def test_other_classic_hashers_make_no_noise_bits_above_the_rank(digits, hasher):
+    # The trap of PCAHashing checked in the others, on digits (rank 61): no warning, and
+    # every bit varies on a scale far above rounding noise.
+    X = digits[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataDimensionalityWarning)
+        hasher.fit(X)
+    embedding = hasher.embed(X)
+    typical = np.abs(embedding).mean(axis=0)
+    assert typical.min() > 1e-3 * typical.max()
+    codes = hasher.transform(X)
+    assert np.all((codes.mean(axis=0) > 0) & (codes.mean(axis=0) < 1))  # no constant bit
+    if isinstance(hasher, SpectralHashing):  # the three constant directions never get a bit
+        assert set(hasher.modes_[:, 0]) <= set(range(61))

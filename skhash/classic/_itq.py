@@ -6,13 +6,13 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ..base import BaseHasher
 from ..utils.docstrings import fill_doc
-from ._pca_utils import fit_pca, project
+from ._base import ClassicHasher
+from ._pca_utils import fit_pca, project, warn_if_rank_deficient
 
 
 @fill_doc
-class ITQ(BaseHasher):
+class ITQ(ClassicHasher):
     """Iterative quantization: PCA, then the rotation that best fits the binary hypercube.
 
     Gong & Lazebnik (2011) project the centred data ``X`` on its top ``n_bits`` principal
@@ -21,7 +21,15 @@ class ITQ(BaseHasher):
     steps: ``B = sign(V R)`` for a fixed ``R``, and for a fixed ``B`` the orthogonal Procrustes
     solution ``R = U S^T`` where ``V^T B = U Sigma S^T`` is an SVD. ``R`` starts as a random
     orthogonal matrix. The rotation spreads the variance evenly over the bits, which is why ITQ
-    does not degrade with more bits the way :class:`PCAHashing` does.
+    does not degrade with more bits the way :class:`PCAHashing` does. With ``n_bits`` above
+    the numerical rank of the data, some principal components are rounding noise: the
+    rotation then spreads fewer informative directions than bits over the code, and fitting
+    warns (``DataDimensionalityWarning``).
+
+    Sparse input (e.g. TF-IDF) is accepted and never densified: PCA centres it implicitly
+    (covariance eigendecomposition up to 2,000 features, ARPACK beyond, where ``n_bits``
+    must then be below ``min(n_samples, n_features)``), and projections are computed as
+    ``X @ W.T - mean @ W.T``. The codes are those of the dense input, up to rounding.
 
     Parameters
     ----------
@@ -76,7 +84,7 @@ class ITQ(BaseHasher):
     """
 
     _parameter_constraints = {
-        **BaseHasher._parameter_constraints,
+        **ClassicHasher._parameter_constraints,
         "n_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -101,7 +109,14 @@ class ITQ(BaseHasher):
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
-        self.mean_, self.components_, _ = fit_pca(self, X, self.n_bits)
+        self.mean_, self.components_, variance = fit_pca(self, X, self.n_bits)
+        warn_if_rank_deficient(
+            self,
+            variance,
+            *X.shape,
+            "The rotation mixes them into every bit, so no bit is pure noise, but the "
+            "{n_bits} bits are hyperplanes of a {rank}-dimensional space.",
+        )
         V = project(X, self.mean_, self.components_)
         rotation, _ = np.linalg.qr(rng.standard_normal((self.n_bits, self.n_bits)))
         losses = []

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ..base import BaseHasher
 from ..utils.docstrings import fill_doc
+from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project
 
 
@@ -23,12 +23,19 @@ def _sq_dist(X, C):
 def _affinity_kmeans(V, n_bits, n_iter, affinity_weight, rng):
     """Affinity-preserving k-means in one subspace; returns (centers, scale).
 
+    The data is divided by its root-mean-square norm first (and the results multiplied
+    back), so the centers of ``c * V`` are ``c`` times those of ``V``: the codes do not
+    depend on the scale of the features.
+
     Minimises ``E_quan + affinity_weight * E_aff`` where ``E_quan`` is the mean squared
     distance of points to their center and ``E_aff = sum_ij w_ij (d(c_i, c_j) - s h_ij)^2``
     with ``w_ij = n_i n_j / n^2`` and ``h_ij`` the square root of the Hamming distance between
     the indices ``i`` and ``j``. Centers are updated one at a time by a majorization step
     (which never increases the objective) and ``s`` in closed form.
     """
+    unit = float(np.sqrt((V**2).sum(axis=1).mean()))
+    unit = unit if unit > 0 else 1.0
+    V = V / unit
     bits = _index_bits(n_bits)
     h = np.sqrt((bits[:, None, :] != bits[None, :, :]).sum(-1)).astype(np.float64)
     # Start from the hypercube of PCA hashing: +-E|v| along each direction of the subspace.
@@ -48,18 +55,44 @@ def _affinity_kmeans(V, n_bits, n_iter, affinity_weight, rng):
             diff = centers[i] - centers
             dist = np.linalg.norm(diff, axis=1)
             dist[i] = 1.0
-            unit = diff / dist[:, None]
+            # a center on top of another pulls in no direction (not 0 / 0)
+            direction = diff / np.maximum(dist, np.finfo(np.float64).tiny)[:, None]
             coef = 2 * affinity_weight * w[i]
             coef[i] = 0.0
-            target = centers + (scale * h[i])[:, None] * unit
+            target = centers + (scale * h[i])[:, None] * direction
             centers[i] = (sums[i] / n + coef @ target) / (counts[i] / n + coef.sum())
         d = np.sqrt(np.maximum(_sq_dist(centers, centers), 0))
         scale = float((w * d * h).sum() / max((w * h**2).sum(), np.finfo(float).tiny))
-    return centers, scale
+    return centers * unit, scale * unit
+
+
+def _bit_margins(V, centers):
+    """Signed distance of each point to the boundary where each bit of its code flips.
+
+    For bit ``j`` of the center indices, ``c1`` is the point's nearest center with that bit
+    set and ``c0`` its nearest without; the margin is the signed distance from the point to
+    the bisector of ``c0`` and ``c1``, positive on the side of ``c1``. It is positive exactly
+    when the nearest center has bit ``j`` set, so the signs of the margins spell the index of
+    the nearest center, and its size is how far the point would have to move for the bit to
+    change. A point equidistant from two nearest centers gets 0, hence bit 0, where they
+    differ (the bitwise AND of their indices).
+    """
+    dist = _sq_dist(V, centers)
+    bits = _index_bits(int(np.log2(len(centers)))).astype(bool)
+    margins = np.empty((len(V), bits.shape[1]))
+    for j, has_bit in enumerate(bits.T):
+        ones, zeros = np.flatnonzero(has_bit), np.flatnonzero(~has_bit)
+        c1 = centers[ones[dist[:, ones].argmin(axis=1)]]
+        c0 = centers[zeros[dist[:, zeros].argmin(axis=1)]]
+        normal = c1 - c0
+        length = np.linalg.norm(normal, axis=1)
+        along = np.einsum("ij,ij->i", V - (c0 + c1) / 2, normal)
+        margins[:, j] = np.divide(along, length, out=np.zeros_like(along), where=length > 0)
+    return margins
 
 
 @fill_doc
-class KMeansHashing(BaseHasher):
+class KMeansHashing(ClassicHasher):
     """K-means hashing: product quantization whose center indices keep center distances.
 
     This is K-means Hashing (KMH) of He, Wen & Sun (CVPR 2013). The data is projected on its
@@ -71,6 +104,23 @@ class KMeansHashing(BaseHasher):
     indices. A point's code is the concatenation of the ``b``-bit indices of its nearest
     center in every subspace, so Hamming distance between codes approximates the distance
     between their quantized points.
+
+    Each subspace's k-means runs on its data divided by the data's root-mean-square norm,
+    so the codes of ``c * X`` are those of ``X`` for any ``c > 0``. Principal components
+    without variance (``n_bits`` above the rank of the data) do not make noise bits: the
+    centers spread over the informative directions of their subspace.
+
+    :meth:`embed` gives, for every bit, the signed distance from the point to the boundary
+    where that bit changes: the bisector of its nearest center with the bit set and its
+    nearest center without it. Its sign is the bit (so the code is the index of the nearest
+    center) and its size is how far the point sits from flipping it, which is what
+    asymmetric re-ranking weighs. A point exactly equidistant from two nearest centers gets
+    bit 0 where their indices differ.
+
+    Sparse input (e.g. TF-IDF) is accepted and never densified: the PCA step centres it
+    implicitly (covariance eigendecomposition up to 2,000 features, ARPACK beyond, where
+    ``n_bits`` must then be below ``min(n_samples, n_features)``); the codes are those of the
+    dense input, up to rounding.
 
     Parameters
     ----------
@@ -123,10 +173,12 @@ class KMeansHashing(BaseHasher):
     (4, (16, 4))
     >>> kmh.transform(X[:2]).shape
     (2, 16)
+    >>> bool(((kmh.embed(X) > 0) == kmh.transform(X)).all())
+    True
     """
 
     _parameter_constraints = {
-        **BaseHasher._parameter_constraints,
+        **ClassicHasher._parameter_constraints,
         "bits_per_subspace": [Interval(Integral, 1, 12, closed="both")],
         "affinity_weight": [Interval(Real, 0, None, closed="left")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
@@ -177,22 +229,10 @@ class KMeansHashing(BaseHasher):
         self.scales_ = np.asarray(scales)
 
     def _embed(self, X, layer="hash"):
-        # Per bit: distance to the nearest centre whose code has a 0 there minus the distance
-        # to the nearest with a 1, so the sign is the bit of the nearest centre.
         V = project(X, self.mean_, self.components_)
-        parts = []
-        for dims, centers in zip(self.subspaces_, self.centers_, strict=True):
-            dist = _sq_dist(V[:, dims], centers)
-            bits = _index_bits(int(np.log2(len(centers)))).astype(bool)
-            nearest_one = np.stack([dist[:, b].min(axis=1) for b in bits.T], axis=1)
-            nearest_zero = np.stack([dist[:, ~b].min(axis=1) for b in bits.T], axis=1)
-            parts.append(nearest_zero - nearest_one)
-        return np.hstack(parts)
-
-    def _encode(self, X):
-        V = project(X, self.mean_, self.components_)
-        parts = []
-        for dims, centers in zip(self.subspaces_, self.centers_, strict=True):
-            nearest = _sq_dist(V[:, dims], centers).argmin(axis=1)
-            parts.append(_index_bits(int(np.log2(len(centers))))[nearest])
-        return np.hstack(parts).astype(np.uint8)
+        return np.hstack(
+            [
+                _bit_margins(V[:, dims], centers)
+                for dims, centers in zip(self.subspaces_, self.centers_, strict=True)
+            ]
+        )

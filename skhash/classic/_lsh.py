@@ -2,19 +2,23 @@
 
 from sklearn.utils import check_random_state
 
-from ..base import BaseHasher
 from ..utils.docstrings import fill_doc
-from ._pca_utils import project
+from ._base import ClassicHasher
+from ._pca_utils import column_mean, project
 
 
 @fill_doc
-class LSH(BaseHasher):
+class LSH(ClassicHasher):
     """Random-hyperplane locality-sensitive hashing (SimHash), centred on the data mean.
 
     Each bit is the sign of the projection of the centred input on a random Gaussian
     direction (Charikar, 2002). Two inputs at angle ``theta`` get different bits with
     probability ``theta / pi``, so the Hamming distance estimates the angle between them.
-    Nothing is learnt from the data except its mean; any number of bits works.
+    Nothing is learnt from the data except its mean; any number of bits works, and the
+    rank of the data does not matter (random directions mix all of it).
+
+    Sparse input (e.g. TF-IDF) is accepted and never densified: it is centred implicitly,
+    ``X @ W.T - mean @ W.T``, which gives the codes of the dense input up to rounding.
 
     Parameters
     ----------
@@ -80,7 +84,7 @@ class LSH(BaseHasher):
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
-        self.mean_ = X.mean(axis=0).astype("float64")
+        self.mean_ = column_mean(X)
         self.components_ = rng.standard_normal((self.n_bits, X.shape[1]))
 
     def _embed(self, X, layer="hash"):

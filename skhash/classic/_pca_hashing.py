@@ -1,23 +1,31 @@
 """PCA hashing: the sign of the top principal components."""
 
-from ..base import BaseHasher
 from ..utils.docstrings import fill_doc
-from ._pca_utils import fit_pca, project
+from ._base import ClassicHasher
+from ._pca_utils import fit_pca, project, warn_if_rank_deficient
 
 
 @fill_doc
-class PCAHashing(BaseHasher):
+class PCAHashing(ClassicHasher):
     """PCA hashing: each bit is the sign of one of the top ``n_bits`` principal components.
 
     The simplest learnt hash (Wang, Kumar & Chang, 2010; the baseline of Gong & Lazebnik,
     2011). Bits are uncorrelated, but their variances are unequal: the low-variance
     components carry little information, so quality tends to drop as ``n_bits`` grows
-    (see :class:`ITQ`, which fixes this with a rotation).
+    (see :class:`ITQ`, which fixes this with a rotation). Components beyond the numerical
+    rank of the data have no variance at all, and their bits are the signs of rounding
+    noise: fitting with ``n_bits`` above the rank warns (``DataDimensionalityWarning``).
+
+    Sparse input (e.g. TF-IDF) is accepted and never densified: PCA centres it implicitly
+    (covariance eigendecomposition up to 2,000 features, ARPACK beyond, where ``n_bits``
+    must then be below ``min(n_samples, n_features)``), and projections are computed as
+    ``X @ W.T - mean @ W.T``. The codes are those of the dense input, up to rounding.
 
     Parameters
     ----------
     n_bits : int, default=32
-        Length of the binary codes; at most ``min(n_samples, n_features)``.
+        Length of the binary codes; at most ``min(n_samples, n_features)``, and at most the
+        rank of the data for every bit to carry information.
     random_state : int, RandomState instance or None, default=None
         Unused (PCA is solved exactly); kept so every hasher shares the parameter.
     n_jobs : int, default=None
@@ -80,6 +88,12 @@ class PCAHashing(BaseHasher):
 
     def _fit(self, X, y):
         self.mean_, self.components_, self.explained_variance_ = fit_pca(self, X, self.n_bits)
+        warn_if_rank_deficient(
+            self,
+            self.explained_variance_,
+            *X.shape,
+            "The bits of those components are the signs of rounding noise.",
+        )
 
     def _embed(self, X, layer="hash"):
         return project(X, self.mean_, self.components_)

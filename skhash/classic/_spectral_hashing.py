@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from ..base import BaseHasher
 from ..utils.docstrings import fill_doc
-from ._pca_utils import fit_pca, project
+from ._base import ClassicHasher
+from ._pca_utils import fit_pca, max_components, project
 
 
 @fill_doc
-class SpectralHashing(BaseHasher):
+class SpectralHashing(ClassicHasher):
     """Spectral hashing: thresholded eigenfunctions of the data's graph Laplacian.
 
     Weiss, Torralba & Fergus (2008) relax the search for codes that keep neighbours close into
@@ -22,7 +22,14 @@ class SpectralHashing(BaseHasher):
        (mode selection: long directions get several bits, at increasing frequency);
     4. each bit is the sign of its eigenfunction (a sinusoid threshold).
 
-    Unlike :class:`PCAHashing`, ``n_bits`` may exceed the number of features.
+    Unlike :class:`PCAHashing`, ``n_bits`` may exceed the number of features, and the rank of
+    the data is no trap: a direction without variance has a box of width zero, hence an
+    unbounded eigenvalue, and is never selected (its bits would be rounding noise).
+
+    Sparse input (e.g. TF-IDF) is accepted and never densified: the PCA step centres it
+    implicitly (covariance eigendecomposition up to 2,000 features, ARPACK beyond, where
+    fewer directions than ``min(n_samples, n_features)`` are used), and the codes are those
+    of the dense input, up to rounding.
 
     Parameters
     ----------
@@ -89,12 +96,15 @@ class SpectralHashing(BaseHasher):
         self.bit_weights = bit_weights
 
     def _fit(self, X, y):
-        n_pca = min(self.n_bits, *X.shape)
+        n_pca = min(self.n_bits, max_components(X))
         self.mean_, self.components_, _ = fit_pca(self, X, n_pca)
         V = project(X, self.mean_, self.components_)
-        eps = np.finfo(np.float64).eps
-        self.min_ = V.min(axis=0) - eps
-        self.max_ = V.max(axis=0) + eps
+        # A margin relative to the data's extent keeps every box non-empty and the codes
+        # independent of the scale of X.
+        extent = np.abs(V).max(initial=0.0)
+        margin = np.finfo(np.float64).eps * (extent if extent > 0 else 1.0)
+        self.min_ = V.min(axis=0) - margin
+        self.max_ = V.max(axis=0) + margin
         widths = self.max_ - self.min_
         # Frequencies 1..n_bits on every direction: enough candidates for any selection.
         freqs = np.arange(1, self.n_bits + 1)

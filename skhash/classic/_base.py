@@ -1,0 +1,47 @@
+"""What the classic hashers share: dense or sparse input."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+from ..base import BaseHasher, check_numeric_dtype
+
+
+class _SizedCSR(sp.csr_matrix):
+    """A CSR matrix whose ``len`` is its number of rows, as for a dense array.
+
+    ``BaseHasher`` counts samples with ``len(X)``, which scipy refuses for sparse matrices.
+    Validated sparse input is wrapped in this class until the base class counts rows with
+    ``X.shape[0]``; arithmetic on it returns plain scipy objects.
+    """
+
+    def __len__(self):
+        return self.shape[0]
+
+
+class ClassicHasher(BaseHasher):
+    """Base of the classic hashers: 2-D float input, dense or sparse (converted to CSR).
+
+    Every classic hasher only reads its input through a centred linear projection
+    (:func:`~skhash.classic._pca_utils.project`) and, when it learns one, a principal
+    component analysis that centres sparse data implicitly
+    (:func:`~skhash.classic._pca_utils.fit_pca`), so sparse input gives the codes of its
+    dense equivalent without ever being densified.
+    """
+
+    def _validate_input(self, X, *, reset):
+        check_numeric_dtype(X)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+        )
+        return _SizedCSR(X) if sp.issparse(X) else X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,232 @@
+"""Pipelines ending in a hasher that search, add and embed through their transforms.
+
+A plain :class:`sklearn.pipeline.Pipeline` only exposes the final step's ``transform``,
+``score`` and the like. :class:`HashingPipeline` also passes ``kneighbors``,
+``radius_neighbors``, ``kneighbors_graph``, ``hamming_distances``, ``add`` and ``embed``
+through its transforms to the final hasher, so ``make_hashing_pipeline(StandardScaler(),
+ITQ())`` is searched like the hasher itself.
+"""
+
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils.metaestimators import available_if
+
+__all__ = ["HashingPipeline", "make_hashing_pipeline"]
+
+
+def _final_step_has(method):
+    """Make a pipeline method available only when its final step has ``method``."""
+
+    def check(pipeline):
+        getattr(pipeline._final_estimator, method)  # AttributeError when absent
+        return True
+
+    return check
+
+
+class HashingPipeline(Pipeline):
+    """A :class:`~sklearn.pipeline.Pipeline` whose final hasher can be searched.
+
+    Everything of :class:`~sklearn.pipeline.Pipeline` (fitting, ``transform``, ``score``,
+    nested parameters, caching), plus the hasher's search and database methods: each one
+    passes its queries ``X`` through the fitted transforms, then calls the final step with
+    them. ``X=None`` (the database queries itself) goes to the final step untouched. The
+    methods exist when the final step has them, as ``predict`` does in a Pipeline.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator) tuples
+        The transforms, then the hasher last.
+    transform_input : list of str, default=None
+        As in :class:`~sklearn.pipeline.Pipeline` (metadata routing).
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches the fitted transforms, as in :class:`~sklearn.pipeline.Pipeline`.
+    verbose : bool, default=False
+        Print the time of each step's fit.
+
+    Attributes
+    ----------
+    named_steps : :class:`~sklearn.utils.Bunch`
+        The steps by name.
+
+    See Also
+    --------
+    make_hashing_pipeline : Build one with names made from the step classes.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhash import ITQ
+    >>> from skhash.pipeline import HashingPipeline
+    >>> X, y = load_digits(return_X_y=True)
+    >>> pipe = HashingPipeline([("scale", StandardScaler()), ("itq", ITQ(32, random_state=0))])
+    >>> dist, ind = pipe.fit(X[100:], y[100:]).kneighbors(X[:2], n_neighbors=3)
+    >>> ind.shape
+    (2, 3)
+    >>> pipe.add(X[:100], y[:100]).named_steps["itq"].index_.n_indexed_
+    1797
+    """
+
+    def _transform_queries(self, X):
+        """``X`` through the fitted transforms; None stays None (the database itself)."""
+        if X is None:
+            return None
+        for _, step in self.steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
+        return X
+
+    @available_if(_final_step_has("kneighbors"))
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Transform ``X``, then call the final hasher's ``kneighbors``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Queries in the pipeline's input space; None queries the database itself.
+        n_neighbors : int, default=None
+            Number of neighbours, as in the hasher.
+        return_distance : bool, default=True
+            Whether to return the distances as well.
+
+        Returns
+        -------
+        neigh_dist, neigh_ind : ndarray
+            What the hasher's ``kneighbors`` returns.
+        """
+        return self._final_estimator.kneighbors(
+            self._transform_queries(X), n_neighbors=n_neighbors, return_distance=return_distance
+        )
+
+    @available_if(_final_step_has("radius_neighbors"))
+    def radius_neighbors(self, X=None, radius=None, return_distance=True):
+        """Transform ``X``, then call the final hasher's ``radius_neighbors``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Queries in the pipeline's input space; None queries the database itself.
+        radius : int, default=None
+            Largest Hamming distance returned, as in the hasher.
+        return_distance : bool, default=True
+            Whether to return the distances as well.
+
+        Returns
+        -------
+        neigh_dist, neigh_ind : ndarray of dtype object
+            What the hasher's ``radius_neighbors`` returns.
+        """
+        return self._final_estimator.radius_neighbors(
+            self._transform_queries(X), radius=radius, return_distance=return_distance
+        )
+
+    @available_if(_final_step_has("kneighbors_graph"))
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """Transform ``X``, then call the final hasher's ``kneighbors_graph``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Queries in the pipeline's input space; None queries the database itself.
+        n_neighbors : int, default=None
+            Neighbours per row, as in the hasher.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            What the graph stores.
+
+        Returns
+        -------
+        graph : sparse matrix of shape (n_queries, n_indexed)
+        """
+        return self._final_estimator.kneighbors_graph(
+            self._transform_queries(X), n_neighbors=n_neighbors, mode=mode
+        )
+
+    @available_if(_final_step_has("hamming_distances"))
+    def hamming_distances(self, X=None):
+        """Transform ``X``, then call the final hasher's ``hamming_distances``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Queries in the pipeline's input space; None uses the database itself.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_indexed), dtype int32
+        """
+        return self._final_estimator.hamming_distances(self._transform_queries(X))
+
+    @available_if(_final_step_has("add"))
+    def add(self, X, y=None):
+        """Transform ``X`` with the fitted transforms (no refit), then add it to the database.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Items in the pipeline's input space.
+        y : array-like, default=None
+            Their labels, as the hasher's ``add`` takes them.
+
+        Returns
+        -------
+        self : HashingPipeline
+        """
+        self._final_estimator.add(self._transform_queries(X), y)
+        return self
+
+    @available_if(_final_step_has("embed"))
+    def embed(self, X, layer="hash"):
+        """Transform ``X``, then call the final hasher's ``embed``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the pipeline's input space.
+        layer : str, default="hash"
+            The hasher's layer.
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_dims)
+        """
+        return self._final_estimator.embed(self._transform_queries(X), layer=layer)
+
+
+def make_hashing_pipeline(*steps, memory=None, verbose=False):
+    """Build a :class:`HashingPipeline` from estimators, naming the steps after their classes.
+
+    The :func:`~sklearn.pipeline.make_pipeline` of hashers: the result searches, adds and
+    embeds through its transforms.
+
+    Parameters
+    ----------
+    *steps : list of estimators
+        The transforms, then the hasher last.
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches the fitted transforms.
+    verbose : bool, default=False
+        Print the time of each step's fit.
+
+    Returns
+    -------
+    pipeline : HashingPipeline
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhash import ITQ
+    >>> from skhash.pipeline import make_hashing_pipeline
+    >>> X, y = load_digits(return_X_y=True)
+    >>> pipe = make_hashing_pipeline(StandardScaler(), ITQ(random_state=0))
+    >>> [name for name, _ in pipe.steps]
+    ['standardscaler', 'itq']
+    >>> search = GridSearchCV(pipe, {"itq__n_bits": [8, 32]}, cv=3).fit(X, y)
+    >>> search.best_params_
+    {'itq__n_bits': 32}
+    >>> search.best_estimator_.kneighbors(X[:1], n_neighbors=4)[1].shape
+    (1, 4)
+    """
+    named = make_pipeline(*steps, memory=memory, verbose=verbose)
+    return HashingPipeline(named.steps, memory=memory, verbose=verbose)
