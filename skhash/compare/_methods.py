@@ -10,6 +10,8 @@ logger = logging.getLogger("skhash.compare")
 
 CLASSIC_METHODS = ("LSH", "PCAH", "ITQ", "SH", "KMH")
 DEEP_METHODS = ("SCAE", "DSBH", "DPHB", "DAHP")
+# The literature's deep baselines: by name only ("all" and "deep" stay the thesis methods).
+BASELINE_METHODS = ("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf")
 
 _CLASSES = {
     "LSH": "LSH",
@@ -21,6 +23,7 @@ _CLASSES = {
     "DSBH": "DSBH",
     "DPHB": "DPHB",
     "DAHP": "DAHP",
+    **{name: name for name in BASELINE_METHODS},
 }
 _ALIASES = {name.lower(): name for name in _CLASSES} | {
     cls.lower(): name for name, cls in _CLASSES.items()
@@ -34,8 +37,11 @@ DEEP_DEFAULTS = {
     "DSBH": {"max_epochs": 5, "batch_size": 64},
     "DPHB": {"max_epochs": 4, "batch_size": 64},
     "DAHP": {"max_epochs": 2, "batch_size": 64},
+    **{name: {"max_epochs": 5, "batch_size": 64} for name in BASELINE_METHODS},
 }
-QUICK_DEEP_DEFAULTS = {name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS}
+QUICK_DEEP_DEFAULTS = {
+    name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS + BASELINE_METHODS
+}
 
 
 def torch_available():
