@@ -97,7 +97,7 @@ class BiHalf(BaseDeepHasher):
     >>> from skhash import BiHalf
     >>> X, y = load_digits(return_X_y=True)
     >>> hasher = BiHalf(n_bits=16, max_epochs=2, device="cpu", random_state=0)
-    >>> hasher.fit(X[300:] / 16).transform(X[:3] / 16).shape
+    >>> hasher.fit(X[:300] / 16).transform(X[-3:] / 16).shape
     (3, 16)
     """
 

@@ -70,7 +70,7 @@ class DPSH(BaseDeepHasher):
     >>> from skhash import DPSH
     >>> X, y = load_digits(return_X_y=True)
     >>> hasher = DPSH(n_bits=16, max_epochs=2, device="cpu", random_state=0)
-    >>> hasher.fit(X[300:] / 16, y[300:]).transform(X[:3] / 16).shape
+    >>> hasher.fit(X[:300] / 16, y[:300]).transform(X[-3:] / 16).shape
     (3, 16)
     """
 
@@ -97,7 +97,7 @@ class DPSH(BaseDeepHasher):
         num_workers=0,
         max_epochs=30,
         batch_size=64,
-        lr=1e-3,
+        lr=3e-4,
         weight_decay=1e-5,
         optimizer="adam",
         lr_schedule="cosine",

@@ -82,7 +82,7 @@ class HashNet(BaseDeepHasher):
     >>> from skhash import HashNet
     >>> X, y = load_digits(return_X_y=True)
     >>> hasher = HashNet(n_bits=16, max_epochs=2, device="cpu", random_state=0)
-    >>> hasher.fit(X[300:] / 16, y[300:]).transform(X[:3] / 16).shape
+    >>> hasher.fit(X[:300] / 16, y[:300]).transform(X[-3:] / 16).shape
     (3, 16)
     """
 

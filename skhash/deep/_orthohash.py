@@ -63,7 +63,7 @@ class OrthoHash(BaseDeepHasher):
     >>> from skhash import OrthoHash
     >>> X, y = load_digits(return_X_y=True)
     >>> hasher = OrthoHash(n_bits=16, max_epochs=2, device="cpu", random_state=0)
-    >>> hasher.fit(X[300:] / 16, y[300:]).transform(X[:3] / 16).shape
+    >>> hasher.fit(X[:300] / 16, y[:300]).transform(X[-3:] / 16).shape
     (3, 16)
     """
 
