@@ -15,7 +15,11 @@ from .pipeline import HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
 
-_DEEP_HASHERS = ("SCAE", "DSBH", "DPHB", "DAHP")
+# The thesis methods, then the literature's baselines.
+_DEEP_HASHERS = (
+    *("SCAE", "DSBH", "DPHB", "DAHP"),
+    *("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf"),
+)
 _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 
 __all__ = [

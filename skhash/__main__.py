@@ -136,7 +136,10 @@ def build_parser():
         "--methods",
         nargs="+",
         default=["all"],
-        help="'all', 'classic', 'deep' or names among LSH PCAH ITQ SH KMH SCAE DSBH DPHB DAHP",
+        help=(
+            "'all', 'classic', 'deep', 'baselines' or names among LSH PCAH ITQ SH KMH SCAE "
+            "DSBH DPHB DAHP DPSH DSH HashNet CSQ GreedyHash OrthoHash BiHalf"
+        ),
     )
     cmp.add_argument(
         "--protocol",

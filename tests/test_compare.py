@@ -281,3 +281,15 @@ def test_cli_errors(tmp_path, capsys):
         main(["--help"])
     assert exc.value.code == 0
     assert "compare" in capsys.readouterr().out
+
+
+def test_method_groups_expand_inside_lists():
+    pytest.importorskip("torch")
+    from skhash.compare._methods import BASELINE_METHODS, resolve_methods
+
+    resolved = resolve_methods(["baselines", "itq"], quick=True)
+    assert list(resolved) == [*BASELINE_METHODS, "ITQ"]
+    assert all(resolved[name].max_epochs == 1 for name in BASELINE_METHODS)
+    assert list(resolve_methods("classic")) == ["LSH", "PCAH", "ITQ", "SH", "KMH"]
+    with pytest.raises(ValueError, match="Unknown method 'baseline'"):
+        resolve_methods(["baseline"])

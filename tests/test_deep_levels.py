@@ -109,3 +109,23 @@ def test_bad_levels_are_clear_errors(digits):
         DSBH(n_bits=8, rerank="weighted", bit_weights={3: 1.0}, **FAST).fit(X, y)
     with pytest.raises(ValueError, match=r"names levels \[1\]"):
         DSBH(n_bits=8, levels=(2, 3), rerank="weighted", bit_weights={1: 1.0}, **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "name", ["DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf"]
+)
+def test_baselines_take_levels_and_reranking(digits, name):
+    import skhash.deep
+
+    X, y = digits
+    hasher = getattr(skhash.deep, name)(
+        n_bits=8, levels=(2, 3), rerank="asymmetric", rerank_factor=3, **FAST
+    ).fit(X, y)
+    assert hasher.code_blocks_ == {2: slice(0, 4), 3: slice(4, 8)}
+    assert [head.hash.out_features for head in hasher.module_.heads] == [4, 4]
+    assert np.isfinite(hasher.history_[-1]["train_loss"])
+    dist, ind = hasher.kneighbors(X[:5], n_neighbors=4)
+    assert dist.dtype == np.float64 and (np.diff(dist, axis=1) >= 0).all()
+    hasher.set_params(rerank=None)
+    hamming_ind = hasher.kneighbors(X[:5], n_neighbors=12, return_distance=False)
+    assert all(set(ind[i]) <= set(hamming_ind[i]) for i in range(5))  # re-ranked within 3x4

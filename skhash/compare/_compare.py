@@ -80,10 +80,11 @@ def compare(
 
     Parameters
     ----------
-    methods : "all", "classic", "deep", list or dict, default="all"
+    methods : "all", "classic", "deep", "baselines", list or dict, default="all"
         ``"all"`` is the five classic hashers (LSH, PCAH, ITQ, SH, KMH) and, when torch is
         installed, the four deep ones (SCAE, DSBH, DPHB, DAHP) with short trainings (see
-        Notes); without torch a warning is logged and only the classic ones run. A list may
+        Notes); without torch a warning is logged and only the classic ones run.
+        ``"baselines"`` is the literature's seven deep baselines (DPSH ... BiHalf). A list may
         mix names (case-insensitive, e.g. ``"itq"`` or ``"SpectralHashing"``) and unfitted
         estimators; a dict maps display names to estimators.
     X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)

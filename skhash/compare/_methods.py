@@ -10,6 +10,9 @@ logger = logging.getLogger("skhash.compare")
 
 CLASSIC_METHODS = ("LSH", "PCAH", "ITQ", "SH", "KMH")
 DEEP_METHODS = ("SCAE", "DSBH", "DPHB", "DAHP")
+# The literature's deep baselines: by name or as "baselines" ("all" and "deep" stay the
+# thesis methods, so the default comparison keeps its few minutes on a laptop).
+BASELINE_METHODS = ("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf")
 
 _CLASSES = {
     "LSH": "LSH",
@@ -21,6 +24,7 @@ _CLASSES = {
     "DSBH": "DSBH",
     "DPHB": "DPHB",
     "DAHP": "DAHP",
+    **{name: name for name in BASELINE_METHODS},
 }
 _ALIASES = {name.lower(): name for name in _CLASSES} | {
     cls.lower(): name for name, cls in _CLASSES.items()
@@ -34,8 +38,11 @@ DEEP_DEFAULTS = {
     "DSBH": {"max_epochs": 5, "batch_size": 64},
     "DPHB": {"max_epochs": 4, "batch_size": 64},
     "DAHP": {"max_epochs": 2, "batch_size": 64},
+    **{name: {"max_epochs": 5, "batch_size": 64} for name in BASELINE_METHODS},
 }
-QUICK_DEEP_DEFAULTS = {name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS}
+QUICK_DEEP_DEFAULTS = {
+    name: {"max_epochs": 1, "batch_size": 64} for name in DEEP_METHODS + BASELINE_METHODS
+}
 
 
 def torch_available():
@@ -61,7 +68,9 @@ def make_method(name, *, quick=False, device=None):
     ----------
     name : str
         ``"LSH"``, ``"PCAH"``, ``"ITQ"``, ``"SH"``, ``"KMH"``, ``"SCAE"``, ``"DSBH"``,
-        ``"DPHB"`` or ``"DAHP"`` (any case), or a class name such as ``"SpectralHashing"``.
+        ``"DPHB"``, ``"DAHP"`` or a baseline (``"DPSH"``, ``"DSH"``, ``"HashNet"``, ``"CSQ"``,
+        ``"GreedyHash"``, ``"OrthoHash"``, ``"BiHalf"``), in any case, or a class name such
+        as ``"SpectralHashing"``.
     quick : bool, default=False
         Deep hashers train for a single epoch.
     device : str, default=None
@@ -98,33 +107,55 @@ def _short_name(estimator):
     return cls
 
 
+METHOD_GROUPS = ("all", "classic", "deep", "baselines")
+
+
+def group_members(which):
+    """Method names of a group: ``"all"`` (classic + thesis deep methods, the deep ones
+    only when torch is installed), ``"classic"``, ``"deep"`` or ``"baselines"``."""
+    names = list(CLASSIC_METHODS) if which in ("all", "classic") else []
+    if which in ("deep", "baselines") and not torch_available():
+        raise ImportError("The deep hashers need torch: pip install 'skhash[deep]'.")
+    if which == "baselines":
+        names += BASELINE_METHODS
+    elif which in ("all", "deep") and torch_available():
+        names += DEEP_METHODS
+    elif which == "all":
+        logger.warning(
+            "torch (or skhash.deep) is not installed: comparing the classic hashers "
+            "only (pip install 'skhash[deep]' for the deep ones)."
+        )
+    return names
+
+
 def resolve_methods(methods, *, quick=False, device=None):
     """Named, unfitted estimators from ``"all"``, names, estimators or a mapping.
+
+    ``"baselines"`` is the literature's deep baselines (DPSH, DSH, HashNet, CSQ, GreedyHash,
+    OrthoHash, BiHalf).
 
     Returns
     -------
     methods : dict of str to estimator
         In the order given; names are unique.
     """
-    if isinstance(methods, str) and methods.lower() in ("all", "classic", "deep"):
-        which = methods.lower()
-        names = []
-        if which in ("all", "classic"):
-            names += CLASSIC_METHODS
-        if which in ("all", "deep"):
-            if torch_available():
-                names += DEEP_METHODS
-            elif which == "deep":
-                raise ImportError("The deep hashers need torch: pip install 'skhash[deep]'.")
-            else:
-                logger.warning(
-                    "torch (or skhash.deep) is not installed: comparing the classic hashers "
-                    "only (pip install 'skhash[deep]' for the deep ones)."
-                )
+    if isinstance(methods, str) and methods.lower() in METHOD_GROUPS:
+        names = group_members(methods.lower())
         return {name: make_method(name, quick=quick, device=device) for name in names}
     if isinstance(methods, str) or not isinstance(methods, Mapping | list | tuple):
         methods = [methods]
-    items = methods.items() if isinstance(methods, Mapping) else [(None, m) for m in methods]
+    if isinstance(methods, Mapping):
+        items = methods.items()
+    else:  # groups inside a list stand for their members
+        items = [
+            (None, m)
+            for method in methods
+            for m in (
+                group_members(method.lower())
+                if isinstance(method, str) and method.lower() in METHOD_GROUPS
+                else [method]
+            )
+        ]
     resolved = {}
     for label, method in items:
         if isinstance(method, str):

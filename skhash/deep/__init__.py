@@ -16,11 +16,18 @@ from ._inputs import ImageFileDataset
 
 __all__ = [
     "BACKBONES",
+    "CSQ",
     "DAHP",
     "DPHB",
+    "DPSH",
     "DSBH",
+    "DSH",
     "MLP",
     "SCAE",
+    "BiHalf",
+    "GreedyHash",
+    "HashNet",
+    "OrthoHash",
     "Augmentation",
     "BaseDeepHasher",
     "Callback",
@@ -31,8 +38,19 @@ __all__ = [
     "LRScheduler",
 ]
 
-# Hashers whose modules import more (ResNets, attention) are imported on first use.
-_LAZY = {"DAHP": "._dahp", "SCAE": "._scae"}
+# Hashers whose modules import more (ResNets, attention) are imported on first use, as are
+# the literature's baselines (a module each).
+_LAZY = {
+    "DAHP": "._dahp",
+    "SCAE": "._scae",
+    "DPSH": "._dpsh",
+    "DSH": "._dsh",
+    "HashNet": "._hashnet",
+    "CSQ": "._csq",
+    "GreedyHash": "._greedyhash",
+    "OrthoHash": "._orthohash",
+    "BiHalf": "._bihalf",
+}
 
 
 def __getattr__(name):

@@ -8,21 +8,30 @@ single-label data), so a pair is *similar* when the two items share at least one
 do not depend on the batch size.
 """
 
+import math
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "BiHalfSign",
     "SignSTE",
+    "bi_half_sign",
     "bit_balance_loss",
+    "center_targets",
     "classification_loss",
+    "cosine_margin_loss",
     "hash_centers",
     "pairwise_likelihood_loss",
     "pairwise_margin_loss",
     "pairwise_similarity",
     "quantization_loss",
+    "random_signs",
     "reconstruction_loss",
     "sign_ste",
+    "similarity_preservation_loss",
     "spatial_anchor_loss",
 ]
 
@@ -45,16 +54,22 @@ def pairwise_similarity(y_a, y_b=None):
     return (y_a @ y_b.T > 0).to(y_a.dtype)
 
 
-def pairwise_likelihood_loss(u, v, S, *, scale=0.5):
-    r"""Negative log-likelihood of the pairwise labels (DPSH).
+def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
+    r"""Negative log-likelihood of the pairwise labels (DPSH; weighted for HashNet).
 
     With :math:`\theta_{ij} = s \, u_i^\top v_j` the model says
-    :math:`p(S_{ij}=1) = \sigma(\theta_{ij})`, and the loss is
+    :math:`p(S_{ij}=1) = \sigma(\theta_{ij})`, and the loss of a pair is
+    :math:`\ell_{ij} = \log(1 + e^{\theta_{ij}}) - S_{ij} \theta_{ij}`, computed as
+    ``softplus(theta) - S * theta`` (numerically stable). The loss is the mean of
+    :math:`\ell_{ij}` over all pairs, or with ``balanced=True`` HashNet's weighted likelihood
+    (Cao et al. 2017, Eq. 5 with :math:`c_{ij} = 1`): similar and dissimilar pairs weigh
+    :math:`w_{ij} = |S| / |S_1|` and :math:`|S| / |S_0|`, so that
 
-    .. math:: L = \frac{1}{n_u n_v} \sum_{ij} \log(1 + e^{\theta_{ij}}) - S_{ij} \theta_{ij}
+    .. math:: L = \frac{1}{|S|} \sum_{ij} w_{ij} \ell_{ij}
+              = \operatorname{mean}_{S_{ij}=1} \ell_{ij} + \operatorname{mean}_{S_{ij}=0} \ell_{ij}
 
-    computed as ``softplus(theta) - S * theta`` (numerically stable). Li et al. use
-    ``s = 1/2``; with ``n_bits`` large, a smaller ``s`` keeps ``theta`` out of saturation.
+    (a kind of pair absent from the batch adds nothing). Li et al. use ``s = 1/2``; with
+    ``n_bits`` large, a smaller ``s`` keeps ``theta`` out of saturation (HashNet: ``10 / k``).
 
     Parameters
     ----------
@@ -64,25 +79,44 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5):
         Pairwise similarity in {0, 1}.
     scale : float, default=0.5
         The factor ``s``.
+    balanced : bool, default=False
+        Weigh similar and dissimilar pairs equally in total (HashNet).
 
     References
     ----------
     W.-J. Li, S. Wang, W.-C. Kang. Feature learning based deep supervised hashing with
-    pairwise labels (DPSH). IJCAI 2016.
+    pairwise labels (DPSH). IJCAI 2016. Z. Cao, M. Long, J. Wang, P. S. Yu. HashNet: deep
+    learning to hash by continuation. ICCV 2017.
     """
     theta = scale * (u @ v.T)
-    return (F.softplus(theta) - S * theta).mean()
+    pair_loss = F.softplus(theta) - S * theta
+    if not balanced:
+        return pair_loss.mean()
+    similar = S > 0
+    n_similar = similar.sum()
+    n_dissimilar = similar.numel() - n_similar
+    # sums divided by counts clamped to 1: an absent kind of pair contributes 0, and the
+    # counts never leave the device (no synchronisation).
+    return (pair_loss * similar).sum() / n_similar.clamp(min=1) + (
+        pair_loss * ~similar
+    ).sum() / n_dissimilar.clamp(min=1)
 
 
-def pairwise_margin_loss(u, v, S, *, margin=None):
-    r"""Contrastive loss on relaxed Hamming distances.
+def pairwise_margin_loss(u, v, S, *, margin=None, distance="hamming"):
+    r"""Contrastive loss on code distances, in bits.
 
-    For codes in ``[-1, 1]`` the relaxed Hamming distance is
-    :math:`d_{ij} = (k - u_i^\top v_j) / 2` (exact for binary codes). Similar pairs are pulled
-    together and dissimilar pairs pushed beyond the margin ``m``:
+    Similar pairs are pulled together and dissimilar pairs pushed beyond the margin ``m``:
 
     .. math:: L = \frac{1}{k \, n_u n_v} \sum_{ij} S_{ij} d_{ij}
               + (1 - S_{ij}) \max(0, m - d_{ij})
+
+    The distance ``d`` equals the Hamming distance on binary codes; on relaxed codes it is
+
+    - ``"hamming"``: :math:`d_{ij} = (k - u_i^\top v_j) / 2`, for codes in ``[-1, 1]``;
+    - ``"euclidean"``: :math:`d_{ij} = \|u_i - v_j\|^2 / 4`, DSH's distance on unbounded
+      outputs. DSH's loss (Liu et al. 2016, Eq. 3 without its regulariser),
+      :math:`\tfrac12 S \|u_i - v_j\|^2 + \tfrac12 (1 - S) \max(0, m' - \|u_i - v_j\|^2)`
+      with :math:`m' = 2k`, is :math:`2k` times this loss with ``m = m' / 4 = k / 2``.
 
     Parameters
     ----------
@@ -90,16 +124,23 @@ def pairwise_margin_loss(u, v, S, *, margin=None):
     S : Tensor of shape (n_u, n_v)
     margin : float, default=None
         ``m`` in bits; None means ``n_bits / 2``.
+    distance : {"hamming", "euclidean"}, default="hamming"
 
     References
     ----------
     R. Hadsell, S. Chopra, Y. LeCun. Dimensionality reduction by learning an invariant mapping.
-    CVPR 2006 (contrastive loss); applied to relaxed codes as in H. Liu et al., Deep
-    supervised hashing for fast image retrieval (DSH), CVPR 2016.
+    CVPR 2006 (contrastive loss); H. Liu, R. Wang, S. Shan, X. Chen. Deep supervised hashing
+    for fast image retrieval (DSH). CVPR 2016.
     """
     k = u.shape[1]
     m = k / 2 if margin is None else margin
-    d = (k - u @ v.T) / 2
+    if distance == "hamming":
+        d = (k - u @ v.T) / 2
+    elif distance == "euclidean":
+        squared = (u * u).sum(1)[:, None] + (v * v).sum(1)[None, :] - 2 * (u @ v.T)
+        d = squared.clamp(min=0) / 4  # not cdist: its square root has no gradient at 0
+    else:
+        raise ValueError(f'distance must be "hamming" or "euclidean"; got {distance!r}.')
     return (S * d + (1 - S) * F.relu(m - d)).mean() / k
 
 
@@ -132,13 +173,15 @@ def bit_balance_loss(u):
     return u.mean(dim=0).pow(2).mean()
 
 
-def quantization_loss(u):
-    r"""Quantization error ``||u - sign(u)||^2 / (n k)``, i.e. ``mean((|u| - 1)^2)``.
+def quantization_loss(u, p=2):
+    r"""Quantization error ``mean(| |u| - 1 |^p)``: how far relaxed codes are from the corners.
 
-    Pushes relaxed codes towards the binary corners, as in DPSH's
-    :math:`\eta \sum_i \|b_i - u_i\|^2` (Li et al., IJCAI 2016).
+    ``p=2`` is :math:`\|u - \operatorname{sign}(u)\|^2 / (nk)`, DPSH's
+    :math:`\eta \sum_i \|b_i - u_i\|^2` (Li et al., IJCAI 2016); ``p=1`` is DSH's
+    regulariser :math:`\| |u| - 1 \|_1` (Liu et al., CVPR 2016); ``p=3`` is GreedyHash's
+    penalty :math:`\|h - \operatorname{sign}(h)\|_3^3` (Su et al., NeurIPS 2018).
     """
-    return (u.abs() - 1).pow(2).mean()
+    return (u.abs() - 1).abs().pow(p).mean()
 
 
 class SignSTE(torch.autograd.Function):
@@ -170,35 +213,131 @@ def sign_ste(x, clip=1.0):
     return SignSTE.apply(x, clip)
 
 
-def hash_centers(n_classes, n_bits, generator=None):
-    """Class anchors in Hamming space: ``(n_classes, n_bits)`` codes in {-1, +1}.
+def random_signs(shape, generator=None):
+    """Codes in {-1, +1} of the given shape, every bit a fair coin drawn from ``generator``
+    (on the CPU; torch's global generator when None)."""
+    draws = torch.randint(0, 2, shape, generator=generator)
+    return (2 * draws - 1).to(torch.float32)
 
-    Rows of a Hadamard matrix and their negations when ``n_bits`` is a power of two and
-    ``n_classes <= 2 * n_bits`` (any two are then ``n_bits / 2`` or ``n_bits`` apart), else
-    random Bernoulli(1/2) codes drawn with ``generator`` (expected distance ``n_bits / 2``), as
-    proposed for hash centres by Yuan et al. (CSQ, CVPR 2020).
+
+def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_draws=1024):
+    """Class codes ("hash centres", anchors) far apart in Hamming space.
+
+    When ``n_bits`` is a power of two, the rows of a Hadamard matrix and their negations come
+    first (any two are ``n_bits / 2`` or ``n_bits`` apart), as proposed for hash centres by
+    Yuan et al. (CSQ, CVPR 2020). Further centres (more than ``2 * n_bits`` classes, or any
+    other ``n_bits``) are random codes drawn with ``generator``, each the farthest of up to
+    ``max_draws`` draws from the centres before it, stopping at the first round of draws that
+    reaches ``min_distance``. When no draw reaches it, the farthest one is kept (later centres
+    then stop at that distance) and a ``UserWarning`` gives the smallest distance between two
+    centres.
+
+    Parameters
+    ----------
+    n_classes, n_bits : int
+    generator : torch.Generator, default=None
+        Source of the random centres (torch's global generator when None).
+    min_distance : int, default=None
+        Smallest Hamming distance wanted between two centres; None means
+        ``ceil(n_bits / 4)``.
+    max_draws : int, default=1024
+        Random codes tried per centre, at most.
+
+    Returns
+    -------
+    centers : Tensor of shape (n_classes, n_bits)
+        Codes in {-1, +1}, float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhash.deep._losses import hash_centers
+    >>> C = hash_centers(10, 12, torch.Generator().manual_seed(0))
+    >>> distance = (12 - C @ C.T) / 2  # Hamming distances of the centres
+    >>> bool(distance[~torch.eye(10, dtype=bool)].min() >= 3)  # at least 12 / 4 bits apart
+    True
     """
     from scipy.linalg import hadamard
 
-    if n_bits & (n_bits - 1) == 0 and n_classes <= 2 * n_bits:
-        H = hadamard(n_bits)
-        H = np.concatenate([H, -H])[:n_classes]
-        return torch.as_tensor(H, dtype=torch.float32)
-    draws = torch.rand((n_classes, n_bits), generator=generator)
-    return torch.where(draws > 0.5, 1.0, -1.0)
+    wanted = math.ceil(n_bits / 4) if min_distance is None else min_distance
+    target = wanted  # lowered to the best reached once a centre misses it: later ones stop there
+    centers = np.empty((0, n_bits), dtype=np.float32)
+    if n_bits & (n_bits - 1) == 0:
+        H = hadamard(n_bits).astype(np.float32)
+        centers = np.concatenate([H, -H])[:n_classes]
+    closest = n_bits
+    draws_per_round = 64
+    # numpy, not torch, for these tiny products: torch's thread pool costs milliseconds each.
+    while len(centers) < n_classes:
+        best, best_distance = None, -1
+        for _ in range(max(1, max_draws // draws_per_round)):
+            candidates = random_signs((draws_per_round, n_bits), generator).numpy()
+            if len(centers):
+                distance = ((n_bits - candidates @ centers.T) / 2).min(axis=1)
+            else:
+                distance = np.full(draws_per_round, float(n_bits))
+            i = int(distance.argmax())
+            if distance[i] > best_distance:
+                best, best_distance = candidates[i], int(distance[i])
+            if best_distance >= target:
+                break
+        centers = np.concatenate([centers, best[None]])
+        closest = min(closest, best_distance)
+        target = min(target, best_distance)
+    if closest < wanted:
+        warnings.warn(
+            f"No {n_classes} codes of {n_bits} bits at least {wanted} bits apart were found: "
+            f"the closest two class centres are {closest} bit(s) apart, so those classes are "
+            "hard to tell apart. Use more bits.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return torch.from_numpy(centers)
 
 
-def spatial_anchor_loss(u, Y, anchors):
-    r"""Anchor loss: pull each relaxed code to the anchor of its class in Hamming space.
+def center_targets(Y, centers, tie_break=None):
+    r"""The centre of each item's label set: ``t_i = sign(sum_{c in labels(i)} a_c)``.
 
-    DAHP's "spatial anchor" loss is not specified precisely enough in the sources available
-    here to be reproduced (the phrase can mean anchors placed in the *Hamming space* or on
-    *spatial* feature locations); this is our formulation, following the hash-centre loss of
-    CSQ (Yuan et al., Central similarity quantization, CVPR 2020). Each class ``c`` owns a
-    fixed anchor ``a_c in {-1, 1}^k`` (:func:`hash_centers`). The target of item ``i`` is
-    ``t_i = sign(sum_{c in labels(i)} a_c)`` (its class anchor when single-label; ties go to
-    ``+1``), and the loss is the bit-wise binary cross-entropy between ``(u + 1) / 2`` and
-    ``(t + 1) / 2``:
+    A single label gives its class centre. A bit where the item's centres are tied (an even
+    number of labels, or no label at all) takes the bit of ``tie_break``, a fixed random code,
+    as in CSQ's reference implementation. Breaking ties towards ``+1`` instead would pull
+    every two-label item towards the class whose centre has the most ``+1`` bits (the
+    all-ones Hadamard row), and give an unlabelled item that class's centre exactly.
+
+    Parameters
+    ----------
+    Y : Tensor of shape (n, n_classes)
+        Label indicator matrix.
+    centers : Tensor of shape (n_classes, n_bits)
+        Class centres in {-1, +1} (:func:`hash_centers`).
+    tie_break : Tensor of shape (n_bits,), default=None
+        Code in {-1, +1} for tied bits, drawn once per fit (:func:`random_signs`) and kept
+        with the centres. None uses a fixed code drawn from seed 0 (the same for every fit;
+        on CUDA a small host-to-device copy per call).
+
+    Returns
+    -------
+    targets : Tensor of shape (n, n_bits)
+        Codes in {-1, +1}, in ``Y``'s dtype.
+    """
+    if tie_break is None:
+        tie_break = random_signs((centers.shape[1],), torch.Generator().manual_seed(0))
+    votes = Y @ centers
+    tie_break = tie_break.to(device=votes.device, dtype=votes.dtype)
+    return torch.where(votes > 0, 1.0, torch.where(votes < 0, -1.0, tie_break)).to(Y.dtype)
+
+
+def spatial_anchor_loss(u, Y, anchors, tie_break=None):
+    r"""Anchor loss: pull each relaxed code to the anchor (hash centre) of its label set.
+
+    This is the central similarity loss of CSQ (Yuan et al., Central similarity quantization,
+    CVPR 2020), also DAHP's anchor loss: DAHP's "spatial anchor" loss is not specified
+    precisely enough in the sources available here to be reproduced (the phrase can mean
+    anchors placed in the *Hamming space* or on *spatial* feature locations), and this is
+    our formulation of it. Each class ``c`` owns a fixed anchor ``a_c in {-1, 1}^k``
+    (:func:`hash_centers`); the target ``t_i`` of item ``i`` is the centre of its label set
+    (:func:`center_targets`), and the loss is the bit-wise binary cross-entropy between
+    ``(u + 1) / 2`` and ``(t + 1) / 2``:
 
     .. math:: L = -\frac{1}{nk} \sum_{ib} \tfrac{1 + t_{ib}}{2} \log \tfrac{1 + u_{ib}}{2}
               + \tfrac{1 - t_{ib}}{2} \log \tfrac{1 - u_{ib}}{2}
@@ -211,10 +350,103 @@ def spatial_anchor_loss(u, Y, anchors):
         Label indicator matrix.
     anchors : Tensor of shape (n_classes, n_bits)
         Class anchors in {-1, +1}.
+    tie_break : Tensor of shape (n_bits,), default=None
+        Code of the tied bits of multi-label targets (see :func:`center_targets`).
     """
-    targets = torch.where(Y @ anchors >= 0, 1.0, 0.0).to(u.dtype)
+    targets = (center_targets(Y, anchors, tie_break).to(u.dtype) + 1) / 2
     p = ((u + 1) / 2).clamp(1e-6, 1 - 1e-6)
     return F.binary_cross_entropy(p, targets)
+
+
+def cosine_margin_loss(v, codebook, Y, *, scale=8.0, margin=0.2):
+    r"""OrthoHash's loss: cross-entropy on the cosine similarities of the codes to the class
+    codes, with an additive cosine margin.
+
+    With :math:`\cos_{ic}` the cosine between ``v_i`` and class code ``c``, the logits are
+    :math:`z_{ic} = s (\cos_{ic} - m Y_{ic})` and the loss is the cross-entropy
+    :math:`-\sum_c \tilde Y_{ic} \log \operatorname{softmax}(z_i)_c` against the label
+    distribution :math:`\tilde Y_i = Y_i / \sum_c Y_{ic}`: the usual cross-entropy for
+    single-label data, and OrthoHash's label smoothing for multi-label data (an item with no
+    label adds 0).
+
+    Parameters
+    ----------
+    v : Tensor of shape (n, n_bits)
+        Continuous codes.
+    codebook : Tensor of shape (n_classes, n_bits)
+        Class codes in {-1, +1}.
+    Y : Tensor of shape (n, n_classes)
+        Label indicator matrix.
+    scale, margin : float, default=8.0, 0.2
+        ``s`` and ``m``.
+
+    References
+    ----------
+    J. T. Hoe, K. W. Ng, T. Zhang, C. S. Chan, Y.-Z. Song, T. Xiang. One loss for all: deep
+    hashing with a single cosine similarity based learning objective (OrthoHash).
+    NeurIPS 2021.
+    """
+    cosine = F.normalize(v, dim=1) @ F.normalize(codebook, dim=1).T
+    logits = scale * (cosine - margin * Y)
+    targets = Y / Y.sum(dim=1, keepdim=True).clamp(min=1)
+    return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+class BiHalfSign(torch.autograd.Function):
+    """BiHalf's bi-half layer: each bit is ``+1`` for the half of the batch with the largest
+    values and ``-1`` for the other half (``n // 2`` items get ``+1``).
+
+    Backward: the incoming gradient plus ``gamma * (h - b) / h.numel()``, which pulls the
+    continuous values towards their codes (Li and van Gemert, AAAI 2021, Eq. 9).
+    """
+
+    @staticmethod
+    def forward(ctx, h, gamma):
+        n = h.shape[0]
+        order = h.argsort(dim=0, descending=True, stable=True)
+        ranked = torch.ones_like(h)
+        ranked[n // 2 :] = -1
+        b = torch.empty_like(h).scatter_(0, order, ranked)
+        ctx.save_for_backward(h, b)
+        ctx.gamma = gamma
+        return b
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        h, b = ctx.saved_tensors
+        return grad_output + ctx.gamma * (h - b) / h.numel(), None
+
+
+def bi_half_sign(h, gamma=6.0):
+    """Balanced binary codes of a batch ``h`` (every bit half ``+1``, half ``-1``; see
+    BiHalfSign)."""
+    return BiHalfSign.apply(h, gamma)
+
+
+def similarity_preservation_loss(b, x):
+    r"""Mean squared difference between the cosine similarities of codes and of features,
+    over the pairs of distinct items of the batch:
+
+    .. math:: L = \frac{1}{n(n-1)} \sum_{i \ne j} (\cos(b_i, b_j) - \cos(x_i, x_j))^2
+
+    BiHalf's unsupervised objective (Li and van Gemert, AAAI 2021), whose reference code
+    compares the first half of a batch with the second; every pair is used here.
+
+    Parameters
+    ----------
+    b : Tensor of shape (n, n_bits)
+        Codes.
+    x : Tensor of shape (n, ...)
+        Features whose similarities the codes should keep (flattened).
+    """
+    n = b.shape[0]
+    if n < 2:
+        return b.sum() * 0
+    code_cos = F.normalize(b, dim=1) @ F.normalize(b, dim=1).T
+    x = x.flatten(1)
+    feature_cos = F.normalize(x, dim=1) @ F.normalize(x, dim=1).T
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=b.device)
+    return (code_cos - feature_cos)[off_diagonal].pow(2).mean()
 
 
 def reconstruction_loss(x_hat, x):

@@ -104,7 +104,7 @@ class HeadNetwork(HashingNetwork):
             return {**self.heads[0](features), "features": features, **extras}
         maps = self.backbone.forward_levels(x, stage_hook=hook)
         pooled = [torch.flatten(F.adaptive_avg_pool2d(maps[i - 1], 1), 1) for i in self.levels]
-        outputs = [head(p) for head, p in zip(self.heads, pooled, strict=True)]
+        outputs = [{**head(p), "features": p} for head, p in zip(self.heads, pooled, strict=True)]
         return {
             "codes": torch.cat([o["codes"] for o in outputs], dim=1),
             "features": torch.cat(pooled, dim=1),

@@ -16,7 +16,17 @@ TINY_SETTINGS = {
 }
 
 # Modules of hashers that may not exist yet; each provides ``_tiny_instance()``.
-_OPTIONAL = ("._scae", "._dahp")
+_OPTIONAL = (
+    "._scae",
+    "._dahp",
+    "._dpsh",
+    "._dsh",
+    "._hashnet",
+    "._csq",
+    "._greedyhash",
+    "._orthohash",
+    "._bihalf",
+)
 
 
 def expected_failed_checks(estimator):
