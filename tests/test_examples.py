@@ -1,7 +1,9 @@
 """The gallery examples, run as a user runs them (``python examples/plot_x.py``): they finish,
 show their figures, and their text agrees with their numbers (issue 15)."""
 
+import importlib.util
 import os
+import re
 import runpy
 from pathlib import Path
 
@@ -15,6 +17,18 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # Examples that train deep hashers for long enough to make their point: slow tests.
 SLOW = {"plot_classic_vs_deep.py"}
+DEEP_HASHERS = r"\b(SCAE|DSBH|DPHB|DAHP|DPSH|DSH|HashNet|CSQ|GreedyHash|OrthoHash|BiHalf)\b"
+NO_TORCH = importlib.util.find_spec("torch") is None
+
+
+def _marks(path):
+    """Slow examples are marked slow; examples with deep hashers need torch (the
+    minimum-versions environment has none)."""
+    marks = [pytest.mark.slow] if path.name in SLOW else []
+    uses_torch = re.search(rf"import torch|{DEEP_HASHERS}", path.read_text())
+    if uses_torch:
+        marks.append(pytest.mark.skipif(NO_TORCH, reason="the example trains a deep hasher"))
+    return marks
 
 
 _RUNS = {}
@@ -42,8 +56,7 @@ def _run(name):
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(p.name, marks=pytest.mark.slow) if p.name in SLOW else p.name
-        for p in sorted(EXAMPLES.glob("plot_*.py"))
+        pytest.param(p.name, marks=_marks(p)) for p in sorted(EXAMPLES.glob("plot_*.py"))
     ],
 )
 def test_example_runs_and_shows_its_figures(name):

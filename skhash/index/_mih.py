@@ -329,7 +329,7 @@ class MultiIndexHashing:
             old_keys, offsets = self._directory(t)
             if old_keys is None:  # dense: a bucket per key, each gains its new codes
                 ends = offsets[new_keys.astype(np.int64) + 1]
-                gained = np.bincount(new_keys, minlength=len(offsets) - 1)
+                gained = np.bincount(new_keys.astype(np.intp), minlength=len(offsets) - 1)
                 directory = (None, offsets + np.concatenate(([0], np.cumsum(gained))))
             else:  # sparse: the keys' union; a key starts after all smaller old and new keys
                 ends = offsets[np.searchsorted(old_keys, new_keys, side="right")]
