@@ -11,7 +11,7 @@ from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
 from .neighbors import HashingNeighborsTransformer
-from .pipeline import HashingPipeline, make_hashing_pipeline
+from .pipeline import EmbeddingTransformer, HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
 
@@ -25,6 +25,7 @@ _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 __all__ = [
     "BaseHasher",
     "CoarseToFine",
+    "EmbeddingTransformer",
     "HammingIndex",
     "HashingNeighborsTransformer",
     "HashingPipeline",

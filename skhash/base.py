@@ -253,6 +253,10 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             )
         return self._embed(self._validate_input(X, reset=False), layer=layer)
 
+    def _embedding_width(self, layer):
+        """Number of columns :meth:`embed` returns for ``layer`` (fitted hasher)."""
+        return self.index_.n_bits_
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output bits: ``bit0``, ``bit1``, ...
 

@@ -1,4 +1,5 @@
-"""Pipelines ending in a hasher that search, add and embed through their transforms.
+"""Pipelines ending in a hasher that search, add and embed through their transforms, and a
+transformer that turns a hasher into a feature extractor.
 
 A plain :class:`sklearn.pipeline.Pipeline` only exposes the final step's ``transform``,
 ``score`` and the like. :class:`HashingPipeline` also passes ``kneighbors``,
@@ -7,10 +8,22 @@ through its transforms to the final hasher, so ``make_hashing_pipeline(StandardS
 ITQ())`` is searched like the hasher itself.
 """
 
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.utils.metaestimators import available_if
+import copy
 
-__all__ = ["HashingPipeline", "make_hashing_pipeline"]
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["EmbeddingTransformer", "HashingPipeline", "make_hashing_pipeline"]
 
 
 def _final_step_has(method):
@@ -230,3 +243,117 @@ def make_hashing_pipeline(*steps, memory=None, verbose=False):
     """
     named = make_pipeline(*steps, memory=memory, verbose=verbose)
     return HashingPipeline(named.steps, memory=memory, verbose=verbose)
+
+
+class EmbeddingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """A hasher's real-valued embedding as a pipeline step: ``transform`` is ``embed``.
+
+    Turns any hasher into a feature extractor, so a deep network's pooled features can feed
+    another hasher in a plain Pipeline: CNN features, then k-means quantisation hashing,
+    then hash-table lookup, as multi-granularity retrieval pipelines do.
+
+    Parameters
+    ----------
+    hasher : estimator
+        A skhash hasher (anything with ``fit`` and ``embed``).
+    layer : str, default="hash"
+        The embedding to output: ``"hash"`` (the values behind the codes) or, for deep
+        hashers, ``"backbone"`` (the pooled features the hash heads read).
+    prefit : bool, default=False
+        Whether ``hasher`` is already fitted: ``fit`` then copies it instead of training a
+        clone (the user's object is never changed either way).
+
+    Attributes
+    ----------
+    hasher_ : estimator
+        The fitted hasher whose embedding ``transform`` returns.
+    n_features_in_ : int
+        Number of features seen by the hasher (when it records it).
+
+    See Also
+    --------
+    skhash.BaseHasher.embed : The method this step calls.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skhash import ITQ, KMeansHashing
+    >>> from skhash.pipeline import EmbeddingTransformer, make_hashing_pipeline
+    >>> X, y = load_digits(return_X_y=True)
+    >>> search = make_hashing_pipeline(
+    ...     EmbeddingTransformer(ITQ(n_bits=32, random_state=0)),
+    ...     KMeansHashing(n_bits=16, random_state=0),
+    ... ).fit(X, y)
+    >>> search.kneighbors(X[:2], n_neighbors=3)[1].shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "hasher": [HasMethods(["fit", "embed"])],
+        "layer": [StrOptions({"hash", "backbone"})],
+        "prefit": ["boolean"],
+    }
+
+    def __init__(self, hasher, *, layer="hash", prefit=False):
+        self.hasher = hasher
+        self.layer = layer
+        self.prefit = prefit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit a clone of the hasher on ``X`` (or copy the prefitted one).
+
+        Parameters
+        ----------
+        X : array-like, image files or dataset
+            Whatever the hasher's ``fit`` takes.
+        y : array-like, default=None
+            Passed to the hasher's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        if self.prefit:
+            check_is_fitted(self.hasher)
+            hasher = copy.deepcopy(self.hasher)
+        else:
+            hasher = clone(self.hasher).fit(X, y)
+        layers = getattr(hasher, "_embedding_layers", ("hash",))
+        if self.layer not in layers:
+            raise ValueError(
+                f"layer={self.layer!r} is not an embedding of {type(hasher).__name__}; "
+                f"it offers {list(layers)}."
+            )
+        self.hasher_ = hasher
+        self._n_features_out = hasher._embedding_width(self.layer)
+        if hasattr(hasher, "n_features_in_"):
+            self.n_features_in_ = hasher.n_features_in_
+        if hasattr(hasher, "feature_names_in_"):
+            self.feature_names_in_ = hasher.feature_names_in_
+        return self
+
+    def transform(self, X):
+        """The hasher's embedding of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, image files or dataset
+            Whatever the hasher's ``transform`` takes.
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_dims), dtype float
+        """
+        check_is_fitted(self, "hasher_")
+        return self.hasher_.embed(X, layer=self.layer)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.hasher)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags

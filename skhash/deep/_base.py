@@ -453,6 +453,14 @@ class BaseDeepHasher(BaseHasher):
                     parts[k].append(batch[k])
         return {k: np.concatenate(v) for k, v in parts.items()}
 
+    def _embedding_width(self, layer):
+        if layer == "hash":
+            return super()._embedding_width(layer)
+        network = self.module_
+        if getattr(network, "levels", None) is None:
+            return network.backbone.out_features
+        return sum(network.backbone.stage_channels[level - 1] for level in network.levels)
+
     def _embed(self, X, layer="hash"):
         key = {"hash": "codes", "backbone": "features"}[layer]
         return self._outputs(X, (key,))[key]
