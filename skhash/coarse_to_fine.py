@@ -9,7 +9,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
-from .index import pack_codes
+from .index import pack_codes, unpack_codes
 from .index._graph import check_graph_mode, knn_graph
 from .utils.validation import check_labels, warn_if_nothing_relevant
 
@@ -54,7 +54,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         Selects the candidates; cloned at fit. Any :class:`~skhash.BaseHasher`.
     fine : hasher
         Orders the candidates by Hamming distance; cloned at fit. Any
-        :class:`~skhash.BaseHasher` without ``rerank``.
+        :class:`~skhash.BaseHasher`; with ``rerank`` set, its ``rerank_factor * k`` nearest
+        candidates are reordered by its re-ranking distance, as it would reorder its own.
     n_candidates : int, default=300
         Candidates per query: the ``n_candidates`` nearest coarse codes (ties in database
         order), at least as many as neighbours asked and at most the database. Ignored when
@@ -131,12 +132,6 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         self : CoarseToFine
         """
-        if getattr(self.fine, "rerank", None) is not None:
-            raise ValueError(
-                "CoarseToFine orders the candidates by the Hamming distance of the fine codes; "
-                f"the fine hasher's rerank={self.fine.rerank!r} is not supported yet: leave it "
-                "None."
-            )
         coarse = clone(self.coarse).fit(X, y)
         fine = clone(self.fine).fit(X, y)
         self.coarse_, self.fine_ = coarse, fine
@@ -331,6 +326,26 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             return np.empty((0, n_neighbors), np.int32), np.empty((0, n_neighbors), np.int64)
         return np.concatenate(out_dist), np.concatenate(out_ind)
 
+    def _rerank(self, X, candidates):
+        """The fine hasher's re-ranking of each query's ``candidates`` (an array of rows of
+        database positions, or a list of arrays): ``(distances, positions)`` reordered by
+        the re-ranking distance, ties by position."""
+        fine = self.fine_
+        codes, embedding = fine._queries(X)
+        database = fine.index_._db
+        if codes is None:
+            codes = unpack_codes(database.codes.words(), database.n_bits)
+        if isinstance(candidates, np.ndarray):
+            return fine._rerank(database, codes, embedding, candidates)
+        dist, ind = [], []
+        for i, hits in enumerate(candidates):
+            row = slice(i, i + 1)
+            d = fine._rerank_rows(database, codes[row], embedding, row, hits[None])[0]
+            order = np.lexsort((hits, d))
+            dist.append(d[order])
+            ind.append(hits[order])
+        return dist, ind
+
     def _coarse_codes(self, X):
         check_is_fitted(self)
         return self.coarse_.index_.codes_ if X is None else self.coarse_.transform(X)
@@ -351,8 +366,9 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        neigh_dist : ndarray of shape (n_queries, n_neighbors), dtype int32
-            Hamming distances between fine codes, ascending. Only when
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Hamming distances between fine codes (int32), ascending, or the fine hasher's
+            re-ranking distances (float64) when it has ``rerank`` set. Only when
             ``return_distance=True``.
         neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
             Database indices, nearest first; equal distances in database order.
@@ -368,8 +384,18 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
                 f"Expected 1 <= n_neighbors <= {n_available} (the database size"
                 f"{', less the query itself' if X is None else ''}); got {n_neighbors}."
             )
-        indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
-        dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
+        if self.fine_.rerank is None:
+            indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
+            dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
+            return (dist, ind) if return_distance else ind
+        # the fine hasher's re-ranking: its rerank_factor x k nearest candidates by fine
+        # Hamming distance, reordered by its re-ranking distance
+        factor = self.fine_.rerank_factor
+        n_ranked = n_available if factor is None else min(n_available, n_neighbors * factor)
+        indptr, indices = self._candidates(coarse_codes, n_ranked + (X is None))
+        _, candidates = self._order_candidates(X, indptr, indices, n_neighbors=n_ranked)
+        dist, ind = self._rerank(X, candidates)
+        dist, ind = dist[:, :n_neighbors], ind[:, :n_neighbors]
         return (dist, ind) if return_distance else ind
 
     def radius_neighbors(self, X=None, radius=None, return_distance=True):
@@ -398,6 +424,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             raise ValueError("radius must be a number >= 0; got nan.")
         indptr, indices = self._candidates(coarse_codes, 0)
         dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
+        if self.fine_.rerank is not None:  # the ball's items by re-ranking distance
+            dist, ind = self._rerank(X, ind)
         objects = [np.empty(len(ind), dtype=object) for _ in range(2)]
         objects[0][:], objects[1][:] = dist, ind
         return tuple(objects) if return_distance else objects[1]
@@ -463,6 +491,11 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         indptr, indices = self._candidates(coarse_codes, 0)
         fine_dist, fine_ind = self._order_candidates(X, indptr, indices, radius=np.inf)
         after_candidates = self.fine_.index_.n_bits_ + 1
+        if self.fine_.rerank is not None:
+            # candidates in the order (and ties) of their re-ranking distance: dense ranks
+            reranked, fine_ind = self._rerank(X, fine_ind)
+            fine_dist = [np.unique(d, return_inverse=True)[1] for d in reranked]
+            after_candidates = max(after_candidates, int(np.diff(indptr).max(initial=0)) + 1)
         step = max(1, (64 * 2**20) // (8 * max(self.n_indexed_, 1)))
         per_query = []
         for start in range(0, len(coarse_codes), step):

@@ -228,8 +228,8 @@ def test_bad_input_gets_clear_errors(fitted, digits):
         fitted.radius_neighbors(Xq, radius=float("nan"))
     with pytest.raises(ValueError, match="n_candidates"):
         CoarseToFine(LSH(), LSH(), n_candidates=0).fit(digits[0])
-    with pytest.raises(ValueError, match="rerank='asymmetric' is not supported"):
-        CoarseToFine(LSH(), ITQ(rerank="asymmetric")).fit(digits[0])
+    with pytest.raises(ValueError, match="X=None"):
+        CoarseToFine(LSH(), ITQ(rerank="asymmetric")).fit(digits[0]).kneighbors()
     with pytest.raises(ValueError, match="labelled database"):
         CoarseToFine(LSH(), LSH()).fit(digits[0]).score(Xq, digits[3][:3])
     with pytest.raises(ValueError, match="features"):
@@ -279,3 +279,32 @@ def test_compiled_ranking_equals_numpy(digits, monkeypatch, query):
     for got, want in zip(search.kneighbors(Xq, n_neighbors=9), expected, strict=True):
         np.testing.assert_array_equal(got, want)
         assert got.dtype == want.dtype
+
+
+@pytest.mark.parametrize("rerank", ["asymmetric", "embedding"])
+def test_the_fine_hashers_reranking_orders_the_candidates(digits, rerank):
+    """With every item a candidate, the two stages rank as the fine hasher alone does;
+    with fewer, the re-ranked neighbours come from the candidates."""
+    X, y, Xq, yq = digits
+    fine = ITQ(n_bits=16, random_state=0, rerank=rerank, rerank_factor=3)
+    alone = clone(fine).fit(X, y)
+    everything = CoarseToFine(LSH(n_bits=8, random_state=0), fine, n_candidates=len(X))
+    everything.fit(X, y)
+    dist, ind = everything.kneighbors(Xq, n_neighbors=7)
+    want_dist, want_ind = alone.kneighbors(Xq, n_neighbors=7)
+    assert dist.dtype == np.float64
+    np.testing.assert_array_equal(ind, want_ind)
+    np.testing.assert_allclose(dist, want_dist)
+    got = everything.radius_neighbors(Xq[:20], radius=3)
+    want = alone.radius_neighbors(Xq[:20], radius=3)
+    for a, b in zip(got[1], want[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert everything.score(Xq, yq) == pytest.approx(alone.score(Xq, yq))
+
+    few = CoarseToFine(LSH(n_bits=8, random_state=0), fine, n_candidates=50).fit(X, y)
+    plain = CoarseToFine(LSH(n_bits=8, random_state=0), ITQ(n_bits=16, random_state=0))
+    plain.set_params(n_candidates=50).fit(X, y)
+    ind = few.kneighbors(Xq, n_neighbors=5, return_distance=False)
+    hamming = plain.kneighbors(Xq, n_neighbors=15, return_distance=False)
+    assert all(set(ind[i]) <= set(hamming[i]) for i in range(len(Xq)))
+    assert 0 < few.score(Xq, yq) <= 1
