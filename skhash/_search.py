@@ -147,6 +147,21 @@ class SearchMixin:
             )
         return sort_hits(dist, candidates)
 
+    def _rerank_lists(self, database, codes, embedding, candidate_lists):
+        """:meth:`_rerank` for candidate lists of any lengths (one array per query)."""
+        dist, positions = [], []
+        for i, hits in enumerate(candidate_lists):
+            if not len(hits):
+                dist.append(np.empty(0, dtype=np.float64))
+                positions.append(hits)
+                continue
+            row = slice(i, i + 1)
+            d = self._rerank_rows(database, codes[row], embedding, row, hits[None])[0]
+            order = np.lexsort((hits, d))
+            dist.append(d[order])
+            positions.append(hits[order])
+        return dist, positions
+
     def _rerank_rows(self, database, codes, embedding, rows, candidates):
         """Re-ranking distances of query ``rows`` to their ``candidates`` (positions)."""
         stored = self.rerank == "embedding"
@@ -212,12 +227,7 @@ class SearchMixin:
         if self.rerank is not None:
             if codes is None:
                 codes = unpack_codes(database.codes.words(), database.n_bits)
-            for i, hits in enumerate(positions):
-                if len(hits):
-                    query = slice(i, i + 1)
-                    d = self._rerank_rows(database, codes[query], embedding, query, hits[None])[0]
-                    order = np.lexsort((hits, d))
-                    dist[i], positions[i] = d[order], hits[order]
+            dist, positions = self._rerank_lists(database, codes, embedding, positions)
         ind = np.empty(len(positions), dtype=object)
         ind[:] = [self._returned(database, p) for p in positions]
         out_dist = np.empty(len(dist), dtype=object)

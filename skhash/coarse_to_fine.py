@@ -337,14 +337,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             codes = unpack_codes(database.codes.words(), database.n_bits)
         if isinstance(candidates, np.ndarray):
             return fine._rerank(database, codes, embedding, candidates)
-        dist, ind = [], []
-        for i, hits in enumerate(candidates):
-            row = slice(i, i + 1)
-            d = fine._rerank_rows(database, codes[row], embedding, row, hits[None])[0]
-            order = np.lexsort((hits, d))
-            dist.append(d[order])
-            ind.append(hits[order])
-        return dist, ind
+        return fine._rerank_lists(database, codes, embedding, candidates)
 
     def _coarse_codes(self, X):
         check_is_fitted(self)
