@@ -17,8 +17,11 @@ under 2 minutes; BiHalf's mAP beats LSH's.
 """
 
 import argparse
+import contextlib
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,6 +43,8 @@ SUPERVISED_BASELINES = BASELINES[:-1]
 # Too slow on a CPU at their defaults on MNIST (ResNet-18 and AlexNet on 28x28 images): left
 # out of the MNIST runs unless named with --hashers.
 CPU_HEAVY = ("DPHB", "DAHP")
+# Rows of earlier runs, for --append (a long run can be done in parts).
+ROWS_FILE = Path(__file__).with_name("baselines_rows.json")
 
 
 def load(name):
@@ -71,8 +76,8 @@ def evaluate(name, hasher, data, dataset, n_bits, y, db, q):
     }
 
 
-def run(datasets, hashers, bits, device, on_row=None, skip_on_mnist=()):
-    rows = []
+def run(datasets, hashers, bits, device, on_row=None, skip_on_mnist=(), rows=()):
+    rows = list(rows)
     for dataset in datasets:
         images, vectors, y, db, q = load(dataset)
         deep = {
@@ -162,17 +167,26 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--no-write", action="store_true", help="do not update docs")
+    parser.add_argument("--append", action="store_true", help="keep the rows of earlier runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     hashers = available_deep_hashers(args.hashers or BASELINES + THESIS)
     load_before = os.getloadavg()[0]
 
+    previous = []
+    if args.append:
+        with contextlib.suppress(FileNotFoundError):
+            previous = json.loads(ROWS_FILE.read_text())
+
     def write(rows):  # after every row, so a long run leaves partial results
+        ROWS_FILE.write_text(json.dumps(rows))
         write_section("baselines", to_markdown(rows, args.device, args.threads, load_before))
 
     on_row = None if args.no_write else write
     skip = () if args.hashers else CPU_HEAVY  # named with --hashers: run everywhere
-    rows = run(args.datasets, hashers, args.bits, args.device, on_row, skip_on_mnist=skip)
+    rows = run(
+        args.datasets, hashers, args.bits, args.device, on_row, skip_on_mnist=skip, rows=previous
+    )
     print("\n".join(target_lines(rows)))
 
 
