@@ -9,14 +9,15 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
-from .index import pack_codes, unpack_codes
+from .index import DEFAULT_MEMORY_BUDGET, pack_codes, unpack_codes
 from .index._graph import check_graph_mode, knn_graph
 from .utils.validation import check_labels, warn_if_nothing_relevant
 
 __all__ = ["CoarseToFine"]
 
-# Bytes of gathered candidate codes held at once when ordering a batch of queries.
-_GATHER_BUDGET = 32 * 2**20
+# Bytes of gathered candidate codes held at once when ordering a batch of queries (half the
+# budget: their distances and sort keys take about as much again).
+_GATHER_BUDGET = DEFAULT_MEMORY_BUDGET // 2
 # From this many candidates in one kNN search, the fine stage runs compiled (numba, on the
 # fine hasher's n_jobs threads); below, numpy ranks them and nothing is compiled.
 COMPILED_MIN_CANDIDATES = 2**20
@@ -489,7 +490,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             reranked, fine_ind = self._rerank(X, fine_ind)
             fine_dist = [np.unique(d, return_inverse=True)[1] for d in reranked]
             after_candidates = max(after_candidates, int(np.diff(indptr).max(initial=0)) + 1)
-        step = max(1, (64 * 2**20) // (8 * max(self.n_indexed_, 1)))
+        step = max(1, DEFAULT_MEMORY_BUDGET // (8 * max(self.n_indexed_, 1)))
         per_query = []
         for start in range(0, len(coarse_codes), step):
             rows = slice(start, start + step)

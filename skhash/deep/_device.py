@@ -4,7 +4,8 @@ import re
 from contextlib import contextmanager
 
 import torch
-from joblib import effective_n_jobs
+
+from ..index._backend import n_threads
 
 __all__ = ["autocast_dtype", "resolve_device", "torch_threads"]
 
@@ -86,7 +87,7 @@ def torch_threads(n_jobs):
         yield
         return
     previous = torch.get_num_threads()
-    torch.set_num_threads(effective_n_jobs(n_jobs))
+    torch.set_num_threads(n_threads(n_jobs))
     try:
         yield
     finally:
