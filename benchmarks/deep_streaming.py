@@ -161,7 +161,7 @@ def report(rows):
         "batch of 64 images) is the same; the difference is heap fragmentation, which grows "
         "with the number of steps under the default dynamic threshold.",
         "",
-        f"Load average before the run: {os.getloadavg()[0]:.2f}.",
+        f"Load average when the table was written: {os.getloadavg()[0]:.2f}.",
     ]
     return "\n".join(lines)
 
