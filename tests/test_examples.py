@@ -55,9 +55,7 @@ def _run(name):
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(p.name, marks=_marks(p)) for p in sorted(EXAMPLES.glob("plot_*.py"))
-    ],
+    [pytest.param(p.name, marks=_marks(p)) for p in sorted(EXAMPLES.glob("plot_*.py"))],
 )
 def test_example_runs_and_shows_its_figures(name):
     _, shown = _run(name)
