@@ -1,7 +1,7 @@
 """
-=========================================
+==========================================
 Multi-granularity retrieval and re-ranking
-=========================================
+==========================================
 
 Hashing ranks a database by Hamming distance: fast, but with few distinct values, so many
 items tie. Two ways to retrieve at a finer granularity, on the 5,000-image MNIST subset
