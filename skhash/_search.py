@@ -12,33 +12,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, unpack_codes
+from .index._backend import dense_ranks, sort_hits
 from .index._checks import check_n_neighbors
 from .index._graph import check_graph_mode, knn_graph
 from .reranking import rerank_distances
 
-__all__ = ["SearchMixin", "dense_ranks", "sort_hits"]
-
-
-def sort_hits(distances, indices):
-    """Rows of hits sorted by (distance, index): the order of every search result."""
-    order = np.lexsort((indices, distances), axis=-1)
-    return (
-        np.take_along_axis(distances, order, axis=-1),
-        np.take_along_axis(indices, order, axis=-1),
-    )
-
-
-def dense_ranks(distances):
-    """Per row, the dense rank of each distance (0 for the smallest; equal values share a
-    rank): integers with the order and the ties of ``distances``, as the metrics read them."""
-    order = np.argsort(distances, axis=1, kind="stable")
-    ordered = np.take_along_axis(distances, order, axis=1)
-    new_value = np.ones(ordered.shape, dtype=np.int32)
-    new_value[:, 0] = 0
-    new_value[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    ranks = np.empty(ordered.shape, dtype=np.int32)
-    np.put_along_axis(ranks, order, np.cumsum(new_value, axis=1, dtype=np.int32), axis=1)
-    return ranks
+__all__ = ["SearchMixin"]
 
 
 def _unpacked(database, positions):
@@ -157,9 +136,9 @@ class SearchMixin:
                 continue
             row = slice(i, i + 1)
             d = self._rerank_rows(database, codes[row], embedding, row, hits[None])[0]
-            order = np.lexsort((hits, d))
-            dist.append(d[order])
-            positions.append(hits[order])
+            d, hits = sort_hits(d, hits)
+            dist.append(d)
+            positions.append(hits)
         return dist, positions
 
     def _rerank_rows(self, database, codes, embedding, rows, candidates):

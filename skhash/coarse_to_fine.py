@@ -1,15 +1,16 @@
 """Coarse-to-fine search: short codes pick candidates, long codes order them."""
 
 import copy
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, _fit_context, clone
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, pack_codes, unpack_codes
+from .index._checks import check_n_neighbors, check_radius
 from .index._graph import check_graph_mode, knn_graph
 from .utils.validation import check_labels, warn_if_nothing_relevant
 
@@ -369,15 +370,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         coarse_codes = self._coarse_codes(X)
         n_available = self.n_indexed_ - (X is None)
-        if n_neighbors is None:
-            n_neighbors = max(1, min(10, n_available))
-        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
-            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
-        if not 1 <= n_neighbors <= n_available:
-            raise ValueError(
-                f"Expected 1 <= n_neighbors <= {n_available} (the database size"
-                f"{', less the query itself' if X is None else ''}); got {n_neighbors}."
-            )
+        n_neighbors = check_n_neighbors(n_neighbors, self.n_indexed_, itself=X is None)
         if self.fine_.rerank is None:
             indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
             dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
@@ -412,10 +405,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             Arrays of database indices, nearest first, ties in database order.
         """
         coarse_codes = self._coarse_codes(X)
-        radius = 2 if radius is None else radius
-        check_scalar(radius, "radius", Real, min_val=0)
-        if np.isnan(radius):
-            raise ValueError("radius must be a number >= 0; got nan.")
+        radius = check_radius(2 if radius is None else radius, self.fine_.index_.n_bits_)
         indptr, indices = self._candidates(coarse_codes, 0)
         dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
         if self.fine_.rerank is not None:  # the ball's items by re-ranking distance

@@ -218,7 +218,7 @@ def test_bad_input_gets_clear_errors(fitted, digits):
     Xq = digits[2][:3]
     with pytest.raises(ValueError, match="n_neighbors"):
         fitted.kneighbors(Xq, n_neighbors=0)
-    with pytest.raises(ValueError, match="less the query itself"):
+    with pytest.raises(ValueError, match="when querying the database itself"):
         fitted.kneighbors(None, n_neighbors=fitted.n_indexed_)
     with pytest.raises(TypeError, match="n_neighbors must be an integer"):
         fitted.kneighbors(Xq, n_neighbors=2.5)

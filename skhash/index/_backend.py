@@ -17,6 +17,7 @@ from joblib import effective_n_jobs
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "SearchBackend",
+    "dense_ranks",
     "merge_top_k",
     "n_threads",
     "sort_hits",
@@ -71,25 +72,48 @@ def _ranking_keys(dist, ind):
 
 
 def sort_hits(dist, ind, *payload):
-    """One query's hits sorted by (distance, index); ``payload`` arrays follow the order.
+    """Hits sorted by (distance, index) along the last axis; ``payload`` follows the order.
+
+    The one ordering of every search result: one query's hits (1-D) or rows of hits (2-D).
+    Integer (Hamming) distances come back as int32; real-valued ones (re-ranking
+    distances) keep their dtype.
 
     Parameters
     ----------
-    dist, ind : ndarray of shape (n_hits,)
+    dist, ind : ndarray of shape (n_hits,) or (n_rows, n_hits)
         Distances and database indices (``>= 0``) of the hits, in any order.
-    *payload : ndarray of shape (n_hits,)
+    *payload : ndarray of the shape of ``ind``
         Arrays carried along (user ids, for instance).
 
     Returns
     -------
-    dist, ind, *payload : the arrays in ranking order (dist as int32, ind as int64)
+    dist, ind, *payload : the arrays in ranking order (ind as int64)
     """
-    order = np.argsort(_ranking_keys(dist, ind), kind="stable")
-    return (
-        dist[order].astype(np.int32, copy=False),
-        ind[order].astype(np.int64, copy=False),
-        *(p[order] for p in payload),
-    )
+    if dist.ndim == 1 and dist.dtype.kind in "iu":  # one int64 key: faster than lexsort
+        order = np.argsort(_ranking_keys(dist, ind), kind="stable")
+    else:
+        order = np.lexsort((ind, dist), axis=-1)
+
+    def ordered(a):
+        return np.take_along_axis(a, order, axis=-1)
+
+    dist = ordered(dist)
+    if dist.dtype.kind in "iu":
+        dist = dist.astype(np.int32, copy=False)
+    return (dist, ordered(ind).astype(np.int64, copy=False), *(ordered(p) for p in payload))
+
+
+def dense_ranks(distances, dtype=np.int32):
+    """Per row, the dense rank of each distance (0 for the smallest; equal values share a
+    rank): integers with the order and the ties of ``distances``, as the metrics read them."""
+    order = np.argsort(distances, axis=1, kind="stable")
+    ordered = np.take_along_axis(distances, order, axis=1)
+    new_value = np.ones(ordered.shape, dtype=dtype)
+    new_value[:, 0] = 0
+    new_value[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ranks = np.empty(ordered.shape, dtype=dtype)
+    np.put_along_axis(ranks, order, np.cumsum(new_value, axis=1, dtype=dtype), axis=1)
+    return ranks
 
 
 def merge_top_k(dist, ind, k, payload=None):

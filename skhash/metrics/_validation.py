@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ..index import DEFAULT_MEMORY_BUDGET
+from ..index._backend import dense_ranks
 from ..utils.validation import check_labels, check_same_label_kind, relevance
 
 __all__ = ["TieOrderWarning"]
@@ -121,12 +122,7 @@ def rank_values(distances):
     largest = distances.max()
     if largest < n_database + _HISTOGRAM_SLACK:
         return distances.astype(np.int64, copy=False), int(largest) + 1
-    order = np.argsort(distances, axis=1, kind="stable")
-    ordered = np.take_along_axis(distances, order, axis=1)
-    steps = np.zeros(ordered.shape, dtype=np.int64)
-    steps[:, 1:] = np.diff(ordered, axis=1) != 0
-    ranks = np.empty_like(steps)
-    np.put_along_axis(ranks, order, np.cumsum(steps, axis=1), axis=1)
+    ranks = dense_ranks(distances, dtype=np.int64)
     return ranks, int(ranks.max()) + 1
 
 
