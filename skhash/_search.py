@@ -31,7 +31,7 @@ class SearchMixin:
 
     Expects ``index_`` (a fitted HammingIndex), ``rerank``, ``rerank_factor``,
     ``_search_bit_weights()`` and, for ``rerank="embedding"``, ``database_embedding_``; and
-    the hasher's ``_validate_input``, ``_embed`` and ``_encode``. The search parameters are
+    the hasher's ``_validate_input`` and ``_codes_of``. The search parameters are
     read at search time, so ``set_params(rerank=...)`` on a fitted hasher takes effect at
     once (except what the database must keep: embeddings, learnt weights).
     """
@@ -51,10 +51,7 @@ class SearchMixin:
             embedding = self._database_embedding() if self.rerank == "embedding" else None
             return None, embedding
         X = self._validate_input(X, reset=False)
-        if self.rerank in ("asymmetric", "embedding"):
-            embedding = self._embed(X)
-            return self._sign_bits(embedding), embedding
-        return self._encode(X), None
+        return self._codes_of(X, with_embedding=self.rerank in ("asymmetric", "embedding"))
 
     def _database_embedding(self):
         embedding = getattr(self, "database_embedding_", None)

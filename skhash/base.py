@@ -171,14 +171,19 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             raise
         return codes
 
-    def _database_codes(self, X):
-        """Codes of validated ``X`` for the database, with its embedding when re-ranking or
-        weight learning needs it (the codes are then its signs: one pass over ``X``)."""
-        learns_weights = isinstance(self.bit_weights, str)  # "learn": may need the embedding
-        if self.rerank != "embedding" and not learns_weights:
+    def _codes_of(self, X, *, with_embedding):
+        """Codes of validated ``X`` and, ``with_embedding``, its embedding too (the codes are
+        then its signs: one pass over ``X``); else ``(codes, None)``."""
+        if not with_embedding:
             return self._encode(X), None
         embedding = self._embed(X)
         return self._sign_bits(embedding), embedding
+
+    def _database_codes(self, X):
+        """Codes of validated ``X`` for the database, with its embedding when re-ranking or
+        weight learning needs it."""
+        learns_weights = isinstance(self.bit_weights, str)  # "learn": may need the embedding
+        return self._codes_of(X, with_embedding=self.rerank == "embedding" or learns_weights)
 
     def _resolve_bit_weights(self, codes, y, embedding):
         """``bit_weights_`` at fit: None, the given weights checked, or weights learnt."""
@@ -306,11 +311,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         if labelled:
             y = check_labels(y, n_samples=len(X), like=self.database_labels_)
         stored = getattr(self, "database_embedding_", None) is not None
-        if stored:
-            embedding = self._embed(X)
-            codes = self._sign_bits(embedding)
-        else:
-            codes = self._encode(X)
+        codes, embedding = self._codes_of(X, with_embedding=stored)
         # The new database is built aside (a copy of the index shares its content), then
         # swapped in with its labels and embeddings in one step; the lock orders changes.
         with self._database_lock:
