@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, unpack_codes
-from .index._backend import dense_ranks, sort_hits
+from .index._backend import dense_ranks, sort_hits, to_object_array
 from .index._checks import check_n_neighbors
 from .index._graph import check_graph_mode, knn_graph
 from .reranking import rerank_distances
@@ -204,11 +204,8 @@ class SearchMixin:
             if codes is None:
                 codes = unpack_codes(database.codes.words(), database.n_bits)
             dist, positions = self._rerank_lists(database, codes, embedding, positions)
-        ind = np.empty(len(positions), dtype=object)
-        ind[:] = [self._returned(database, p) for p in positions]
-        out_dist = np.empty(len(dist), dtype=object)
-        out_dist[:] = list(dist)
-        return (out_dist, ind) if return_distance else ind
+        ind = to_object_array([self._returned(database, p) for p in positions])
+        return (to_object_array(list(dist)), ind) if return_distance else ind
 
     # -- distances to the whole database ----------------------------------------------
     def hamming_distances(self, X=None):

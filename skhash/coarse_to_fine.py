@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, pack_codes, unpack_codes
+from .index._backend import to_object_array
 from .index._checks import check_n_neighbors, check_radius
 from .index._graph import check_graph_mode, knn_graph
 from .utils.validation import check_labels, warn_if_nothing_relevant
@@ -410,9 +411,8 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
         if self.fine_.rerank is not None:  # the ball's items by re-ranking distance
             dist, ind = self._rerank(X, ind)
-        objects = [np.empty(len(ind), dtype=object) for _ in range(2)]
-        objects[0][:], objects[1][:] = dist, ind
-        return tuple(objects) if return_distance else objects[1]
+        ind = to_object_array(list(ind))
+        return (to_object_array(list(dist)), ind) if return_distance else ind
 
     def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
         """Sparse graph of the nearest database items of each query.
