@@ -201,7 +201,9 @@ class HashingNeighborsTransformer(
             stored entries per row, nearest first.
         """
         check_is_fitted(self)
-        return self.hasher_.kneighbors_graph(X, self._n_graph_neighbors(), self.mode)
+        # kneighbors, not kneighbors_graph: any estimator with kneighbors may be the hasher
+        dist, ind = self.hasher_.kneighbors(X, n_neighbors=self._n_graph_neighbors())
+        return knn_graph(dist, ind, self.n_samples_fit_, self.mode)
 
     def fit_transform(self, X, y=None):
         """Fit, then return the graph of the training samples, each its own first neighbour.
