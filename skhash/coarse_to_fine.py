@@ -210,6 +210,18 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return np.hstack([self.coarse_.embed(X, layer=layer), self.fine_.embed(X, layer=layer)])
 
+    @property
+    def _embedding_layers(self):
+        """Layers both hashers embed."""
+        fine_layers = getattr(self.fine, "_embedding_layers", ("hash",))
+        return tuple(
+            x for x in getattr(self.coarse, "_embedding_layers", ("hash",)) if x in fine_layers
+        )
+
+    def _embedding_width(self, layer):
+        """Columns of :meth:`embed` for ``layer``: the coarse then the fine hasher's."""
+        return self.coarse_._embedding_width(layer) + self.fine_._embedding_width(layer)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output bits: ``coarse_bit0``, ..., then ``fine_bit0``, ...
 

@@ -315,6 +315,11 @@ class EmbeddingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self : object
             The fitted transformer.
         """
+        if not hasattr(self.hasher, "_embedding_width"):
+            raise TypeError(
+                "EmbeddingTransformer takes a skhash hasher (or CoarseToFine), whose embedding "
+                f"width is known once fitted; got {type(self.hasher).__name__}."
+            )
         if self.prefit:
             check_is_fitted(self.hasher)
             hasher = copy.deepcopy(self.hasher)

@@ -113,3 +113,22 @@ def test_every_deep_hasher_reports_its_embedding_widths(digits):
         for layer in ("hash", "backbone"):
             width = hasher.embed(images[:2], layer=layer).shape[1]
             assert hasher._embedding_width(layer) == width, (type(hasher).__name__, layer)
+
+
+def test_coarse_to_fine_embeds_and_other_estimators_are_refused(digits):
+    from sklearn.decomposition import PCA
+
+    from skhash import CoarseToFine
+
+    X, y = digits
+    pair = CoarseToFine(LSH(n_bits=8, random_state=0), ITQ(n_bits=16, random_state=0))
+    step = EmbeddingTransformer(pair).fit(X, y)
+    assert step.transform(X[:4]).shape == (4, 24)
+    assert step.get_feature_names_out().shape == (24,)
+
+    class Embeds(PCA):
+        def embed(self, X, layer="hash"):
+            return self.transform(X)
+
+    with pytest.raises(TypeError, match="takes a skhash hasher"):
+        EmbeddingTransformer(Embeds(2)).fit(X)
