@@ -10,9 +10,9 @@ A callback is a small scikit-learn estimator: its constructor arguments are its 
   (a dict); set ``trainer.stop_training = True`` to stop;
 - ``on_train_end(trainer)``: after the last epoch.
 
-``trainer`` exposes ``module``, ``optimizer``, ``history`` (the records so far), ``hasher``,
-``max_epochs``, ``stop_training``, ``best_epoch`` and ``say(message)`` (shown when the hasher
-is verbose).
+``trainer`` exposes ``module``, ``optimizer`` (with ``param_groups`` as in ``torch.optim``),
+``history`` (the records so far), ``hasher``, ``max_epochs``, ``stop_training``,
+``best_epoch`` and ``say(message)`` (shown when the hasher is verbose).
 """
 
 import copy
@@ -122,42 +122,72 @@ class EarlyStopping(Callback):
 
 
 class LRScheduler(Callback):
-    """Step a :mod:`torch.optim.lr_scheduler` policy at the end of every epoch.
+    """Set the learning rate at the end of every epoch from a per-epoch policy.
+
+    Every parameter group's rate is its rate at the start of the fit times the policy's factor
+    for the number of epochs done so far (as ``torch.optim.lr_scheduler.LambdaLR`` does).
 
     Parameters
     ----------
     policy : {"cosine", "step"} or callable, default="cosine"
-        ``"cosine"``: cosine annealing over the epochs of the fit; ``"step"``: the rate is
-        divided by 10 every third of the epochs; a callable receives the optimizer and returns
-        a scheduler (e.g. ``functools.partial(torch.optim.lr_scheduler.ExponentialLR,
-        gamma=0.9)``).
+        ``"cosine"``: cosine annealing to zero over the epochs of the fit, factor
+        ``(1 + cos(pi * e / max_epochs)) / 2`` after ``e`` epochs (``CosineAnnealingLR``);
+        ``"step"``: the rate is divided by 10 every third of the epochs (``StepLR``); a
+        callable maps the number of epochs done (0, 1, ...) to the factor, e.g.
+        ``lambda e: 0.9 ** e`` for exponential decay.
+
+    Examples
+    --------
+    >>> from skhash.deep import LRScheduler
+    >>> LRScheduler(lambda epoch: 0.5**epoch).factor(2, max_epochs=10)
+    0.25
+    >>> LRScheduler("cosine").factor(5, max_epochs=10)
+    0.5
     """
 
     def __init__(self, policy="cosine"):
         self.policy = policy
 
-    def on_train_begin(self, trainer):
-        n = max(1, trainer.max_epochs)
+    def factor(self, epoch, max_epochs):
+        """The rate multiplier after ``epoch`` epochs of a fit of ``max_epochs``."""
+        n = max(1, max_epochs)
         if self.policy == "cosine":
-            self._scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                trainer.optimizer, T_max=n
-            )
+            value = (1 + math.cos(math.pi * min(epoch, n) / n)) / 2
         elif self.policy == "step":
-            self._scheduler = torch.optim.lr_scheduler.StepLR(
-                trainer.optimizer, step_size=max(1, n // 3), gamma=0.1
-            )
+            value = 0.1 ** (epoch // max(1, n // 3))
         elif callable(self.policy):
-            self._scheduler = self.policy(trainer.optimizer)
+            value = self.policy(epoch)
         else:
             raise ValueError(
                 f'LRScheduler policy must be "cosine", "step" or a callable; got {self.policy!r}.'
             )
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"The LRScheduler policy returned {value!r} for epoch {epoch}; it must return "
+                "a number (the factor of the initial learning rate)."
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"The LRScheduler policy returned {value} for epoch {epoch}; the factor of the "
+                "learning rate must be finite and non-negative."
+            )
+        return value
+
+    def on_train_begin(self, trainer):
+        self.factor(0, trainer.max_epochs)  # a bad policy fails before any training
+        self._initial_lrs = [group["lr"] for group in trainer.optimizer.param_groups]
+        self._epochs_done = 0
 
     def on_epoch_end(self, trainer, record):
-        self._scheduler.step()
+        self._epochs_done += 1
+        factor = self.factor(self._epochs_done, trainer.max_epochs)
+        for group, lr in zip(trainer.optimizer.param_groups, self._initial_lrs, strict=True):
+            group["lr"] = lr * factor
 
     def on_train_end(self, trainer):
-        self._scheduler = None
+        self._initial_lrs = None
 
 
 class Checkpoint(Callback):

@@ -21,24 +21,9 @@ from sklearn.base import clone
 from ..utils.progress import progress_bar
 from ._callbacks import EarlyStopping, LRScheduler
 from ._device import autocast_dtype
+from ._optim import make_optimizer
 
 __all__ = ["Trainer", "predict_batches"]
-
-
-def make_optimizer(name, param_groups, lr, weight_decay):
-    """The optimizer ``name`` over ``param_groups`` (each with an ``lr_scale``)."""
-    groups = [
-        {"params": g["params"], "lr": lr * g.get("lr_scale", 1.0)}
-        for g in param_groups
-        if g["params"]
-    ]
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f'optimizer must be "adam", "adamw" or "sgd"; got {name!r}.')
 
 
 def clone_callback(callback):
