@@ -100,6 +100,21 @@ def test_a_users_module_is_used_but_never_changed(digits):
     assert torch.allclose(trained[0].weight, user[0].weight, atol=0.1)
 
 
+def test_built_in_convolutional_backbones_run_channels_last_on_the_cpu():
+    """oneDNN's channels-last kernels: faster CPU training (benchmarks/deep_streaming.py)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((32, 3, 16, 16), dtype=np.float32), np.arange(32) % 4
+    hasher = DSBH(n_bits=8, channels=(4, 4, 4), hidden=8, **FAST).fit(X, y)
+    weight = hasher.module_.backbone.features[0][0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    assert hasher._preprocessing.channels_last
+    # a user's module may .view() its feature maps: it keeps the default layout
+    user = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    assert not DSBH(n_bits=8, backbone=user, **FAST).fit(X, y)._preprocessing.channels_last
+    mlp = DSBH(n_bits=8, backbone="mlp", **FAST).fit(X.reshape(32, -1), y)
+    assert not mlp._preprocessing.channels_last
+
+
 def test_modules_for_flat_rows_and_factories(digits):
     X, y = digits
     rows = nn.Sequential(nn.Linear(64, 16), nn.ReLU())  # fails on images: gets flat rows

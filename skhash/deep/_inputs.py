@@ -487,7 +487,7 @@ def pixel_stats(source, batch_size, *, per_feature=False, max_items=4096, genera
 class Preprocessing:
     """Raw batches to network input on the device: float32, augmentation (training only, on
     pixel values), per-channel (or per-feature) standardisation, channels-last memory for
-    convolutional networks on CUDA."""
+    convolutional networks (see :func:`~skhash.deep._device.channels_last_on`)."""
 
     def __init__(self, mean, std, value_range, augmentation=None, channels_last=False):
         self.mean, self.std = np.asarray(mean), np.asarray(std)
