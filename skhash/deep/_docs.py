@@ -53,8 +53,12 @@ backbone : str, torch.nn.Module or callable
         Learning rate of the hash layers (and of the backbone, times ``backbone_lr_scale``).
     weight_decay : float
     optimizer : {"adam", "adamw", "sgd"}
+        The update rule, as ``torch.optim``'s Adam, AdamW and SGD (momentum 0.9) with their
+        defaults; skhash's own implementations, as building a ``torch.optim`` optimizer
+        imports ``torch._dynamo`` (66 MB of memory).
     lr_schedule : {"cosine", "step"}, callable or None
-        Per-epoch schedule (see :class:`~skhash.deep.LRScheduler`).
+        Per-epoch schedule (see :class:`~skhash.deep.LRScheduler`); a callable maps the
+        number of epochs done to a factor of ``lr``.
     validation_fraction : float or None
         Held-out fraction of the training data for early stopping on ``valid_loss`` (the
         weights of the best epoch are kept: ``best_epoch_``); None trains for all epochs.
