@@ -15,19 +15,6 @@ TINY_SETTINGS = {
     "random_state": 0,
 }
 
-# Modules of hashers that may not exist yet; each provides ``_tiny_instance()``.
-_OPTIONAL = (
-    "._scae",
-    "._dahp",
-    "._dpsh",
-    "._dsh",
-    "._hashnet",
-    "._csq",
-    "._greedyhash",
-    "._orthohash",
-    "._bihalf",
-)
-
 
 def expected_failed_checks(estimator):
     """``expected_failed_checks`` callable for ``parametrize_with_checks``."""
@@ -36,16 +23,13 @@ def expected_failed_checks(estimator):
 
 def tiny_deep_hashers():
     """Deep hashers small enough for ``parametrize_with_checks`` (milliseconds per fit)."""
-    from . import DPHB, DSBH
+    from . import _LAZY, DPHB, DSBH
 
     hashers = [
         DSBH(n_bits=4, channels=(4, 4, 4), hidden=8, **TINY_SETTINGS),
         DPHB(n_bits=4, width=1 / 16, fc_dim=8, **TINY_SETTINGS),
     ]
-    for name in _OPTIONAL:
-        try:
-            module = importlib.import_module(name, __package__)
-        except ModuleNotFoundError:
-            continue
-        hashers.append(module._tiny_instance())
+    # the lazily imported hashers (one module each) provide their own ``_tiny_instance()``
+    for name in _LAZY.values():
+        hashers.append(importlib.import_module(name, __package__)._tiny_instance())
     return hashers
