@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .index import DEFAULT_MEMORY_BUDGET, pack_codes, unpack_codes
-from .index._backend import to_object_array
+from .index._backend import dense_ranks, to_object_array
 from .index._checks import check_n_neighbors, check_radius
 from .index._graph import check_graph_mode, knn_graph
 from .utils.validation import check_labels, warn_if_nothing_relevant
@@ -490,7 +490,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         if self.fine_.rerank is not None:
             # candidates in the order (and ties) of their re-ranking distance: dense ranks
             reranked, fine_ind = self._rerank(X, fine_ind)
-            fine_dist = [np.unique(d, return_inverse=True)[1] for d in reranked]
+            fine_dist = [dense_ranks(d[np.newaxis])[0] for d in reranked]
             after_candidates = max(after_candidates, int(np.diff(indptr).max(initial=0)) + 1)
         step = max(1, DEFAULT_MEMORY_BUDGET // (8 * max(self.n_indexed_, 1)))
         per_query = []

@@ -109,7 +109,7 @@ def dense_ranks(distances, dtype=np.int32):
     order = np.argsort(distances, axis=1, kind="stable")
     ordered = np.take_along_axis(distances, order, axis=1)
     new_value = np.ones(ordered.shape, dtype=dtype)
-    new_value[:, 0] = 0
+    new_value[:, :1] = 0  # (a row without distances has nothing to rank)
     new_value[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
     ranks = np.empty(ordered.shape, dtype=dtype)
     np.put_along_axis(ranks, order, np.cumsum(new_value, axis=1, dtype=dtype), axis=1)
