@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from ._search import SearchMixin
 from .index import HammingIndex
@@ -151,10 +151,10 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         saved = self.__dict__.copy()
         try:
             X = self._validate_input(X, reset=True)
-            self._check_enough_samples(len(X))
+            self._check_enough_samples(_num_samples(X))
             if y is None:
                 y = self._labels_of(X)
-            y = check_labels(y, n_samples=len(X), required=self._requires_y())
+            y = check_labels(y, n_samples=_num_samples(X), required=self._requires_y())
             self._fit(X, y)
             codes, embedding = self._database_codes(X)
             _warn_if_one_code(self, codes)
@@ -309,7 +309,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         if not labelled and y is not None:
             raise ValueError("The database was fitted without labels: add() cannot take y.")
         if labelled:
-            y = check_labels(y, n_samples=len(X), like=self.database_labels_)
+            y = check_labels(y, n_samples=_num_samples(X), like=self.database_labels_)
         stored = getattr(self, "database_embedding_", None) is not None
         codes, embedding = self._codes_of(X, with_embedding=stored)
         # The new database is built aside (a copy of the index shares its content), then

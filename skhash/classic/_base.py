@@ -1,22 +1,9 @@
 """What the classic hashers share: dense or sparse input."""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 from ..base import BaseHasher, check_numeric_dtype
-
-
-class _SizedCSR(sp.csr_matrix):
-    """A CSR matrix whose ``len`` is its number of rows, as for a dense array.
-
-    ``BaseHasher`` counts samples with ``len(X)``, which scipy refuses for sparse matrices.
-    Validated sparse input is wrapped in this class until the base class counts rows with
-    ``X.shape[0]``; arithmetic on it returns plain scipy objects.
-    """
-
-    def __len__(self):
-        return self.shape[0]
 
 
 class ClassicHasher(BaseHasher):
@@ -31,7 +18,7 @@ class ClassicHasher(BaseHasher):
 
     def _validate_input(self, X, *, reset):
         check_numeric_dtype(X)
-        X = validate_data(
+        return validate_data(
             self,
             X,
             reset=reset,
@@ -39,7 +26,6 @@ class ClassicHasher(BaseHasher):
             dtype=[np.float64, np.float32],
             ensure_min_samples=1,
         )
-        return _SizedCSR(X) if sp.issparse(X) else X
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
