@@ -84,9 +84,8 @@ class HashingPipeline(Pipeline):
         """``X`` through the fitted transforms; None stays None (the database itself)."""
         if X is None:
             return None
-        for _, step in self.steps[:-1]:
-            if step is not None and step != "passthrough":
-                X = step.transform(X)
+        for _, _, step in self._iter(with_final=False):  # Pipeline's own walk: no passthrough
+            X = step.transform(X)
         return X
 
     @available_if(_final_step_has("kneighbors"))
