@@ -29,6 +29,7 @@ import numpy as np
 
 from skhash import ITQ, CoarseToFine
 from skhash.datasets import load_mnist_5k
+from skhash.utils.timing import measure_time
 
 try:
     from _report import environment, write_section
@@ -62,12 +63,9 @@ def build(make, n, coarse_bits, fine_bits):
 
 
 def best_time(search, queries, rounds=3):
-    best = np.inf
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = search(queries)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+    """The fastest of ``rounds`` timed searches (warmed up by the caller), and its result."""
+    timing = measure_time(lambda: search(queries), n_repeats=rounds, warmup=0)
+    return min(timing.times), timing.result
 
 
 def run(search, queries, settings, k=10):
