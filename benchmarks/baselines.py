@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from skhash import ITQ, LSH
+from skhash.compare._methods import BASELINE_METHODS
 from skhash.datasets import load_digits, load_mnist_5k
 from skhash.metrics import mean_average_precision, precision_at_k
 
@@ -37,7 +38,7 @@ except ImportError:  # run from the repository root as a module
     from benchmarks._report import environment, write_section
     from benchmarks.deep import available_deep_hashers
 
-BASELINES = ("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf")
+BASELINES = BASELINE_METHODS  # the compare CLI's "baselines" group
 THESIS = ("DSBH", "DPHB", "DAHP", "SCAE")
 SUPERVISED_BASELINES = BASELINES[:-1]
 # Too slow on a CPU at their defaults on MNIST (ResNet-18 and AlexNet on 28x28 images): left
