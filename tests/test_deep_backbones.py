@@ -115,6 +115,22 @@ def test_built_in_convolutional_backbones_run_channels_last_on_the_cpu():
     assert not mlp._preprocessing.channels_last
 
 
+def test_networks_oneDNN_mistrains_in_channels_last_keep_the_default_layout_on_the_cpu():
+    """oneDNN#6035: strided 1x1 convolutions with < 16 input channels corrupt the heap when
+    trained channels-last on the CPU (DAHP's small ResNets, issue 25); CUDA is unaffected."""
+    from skhash.deep._device import channels_last_on, onednn_unsafe_convolution
+
+    narrow, wide = ResNet(18, 1, small_input=True, width=4), ResNet(18, 1, width=16)
+    assert onednn_unsafe_convolution(narrow).in_channels == 4  # layer2's projection shortcut
+    assert onednn_unsafe_convolution(wide) is None
+    assert not channels_last_on("cpu", narrow) and channels_last_on("cpu", wide)
+    assert channels_last_on("cuda", narrow)
+    digits8 = load_digits().images[:32]
+    hasher = DAHP(n_bits=8, width=4, reduction=4, **FAST).fit(digits8, np.arange(32) % 4)
+    assert not hasher._preprocessing.channels_last
+    assert all(p.is_contiguous() for p in hasher.module_.parameters())
+
+
 def test_modules_for_flat_rows_and_factories(digits):
     X, y = digits
     rows = nn.Sequential(nn.Linear(64, 16), nn.ReLU())  # fails on images: gets flat rows

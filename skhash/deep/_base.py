@@ -332,7 +332,7 @@ class BaseDeepHasher(BaseHasher):
         self.n_classes_ = n_classes
         self._multilabel = y is not None and y.ndim == 2
         self.augmentation_ = check_augmentation(self.augmentation, X.image_shape)
-        channels_last = channels_last_on(self.device_, network.backbone)
+        channels_last = channels_last_on(self.device_, network)
         self._preprocessing = Preprocessing(
             self.channel_mean_,
             self.channel_std_,
@@ -340,9 +340,10 @@ class BaseDeepHasher(BaseHasher):
             self.augmentation_,
             channels_last,
         )
-        network = network.to(self.device_)
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
+        # the layout is set either way: a warm start may continue a network that was
+        # channels-last where it was fitted (a GPU) but must not be here (see channels_last_on)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        network = network.to(self.device_).to(memory_format=layout)
         self.module_, self.history_ = network, history
         self._module_config_ = architecture
         with torch_threads(self.n_jobs):
@@ -495,8 +496,9 @@ class BaseDeepHasher(BaseHasher):
             )
         self.device_ = device
         self.module_ = self.module_.to(device).eval()
-        if not channels_last_on(device, self.module_.backbone):
+        if not channels_last_on(device, self.module_):
             self._preprocessing.channels_last = False
+            self.module_ = self.module_.to(memory_format=torch.contiguous_format)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,10 +4,17 @@ import re
 from contextlib import contextmanager
 
 import torch
+from torch import nn
 
 from ..index._backend import n_threads
 
-__all__ = ["autocast_dtype", "channels_last_on", "resolve_device", "torch_threads"]
+__all__ = [
+    "autocast_dtype",
+    "channels_last_on",
+    "onednn_unsafe_convolution",
+    "resolve_device",
+    "torch_threads",
+]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -74,17 +81,46 @@ def autocast_dtype(precision, device):
     return torch.bfloat16 if precision == "bfloat16" else torch.float16
 
 
-def channels_last_on(device, backbone):
-    """Whether ``backbone`` runs in channels-last memory on ``device``.
+# oneDNN's backward-weights pass of a strided 1x1 convolution over channels-last input writes
+# past its scratch buffer when the convolution has fewer input channels than the kernel's
+# channel block (8 on AVX2, 16 on AVX-512): heap corruption ("double free or corruption"),
+# hangs, or silently wrong weight gradients (uxlfoundation/oneDNN#6035; seen with torch 2.13 /
+# oneDNN 3.12 in ResNets of width < 16, whose projection shortcuts are such convolutions).
+# Forward passes and every other layer are unaffected. 16 covers both blocks.
+ONEDNN_CHANNEL_BLOCK = 16
+
+
+def onednn_unsafe_convolution(network):
+    """The first strided 1x1 convolution of ``network`` that oneDNN cannot train in
+    channels-last memory on the CPU (fewer input channels per group than
+    ``ONEDNN_CHANNEL_BLOCK``), or None."""
+    for module in network.modules():
+        if (
+            isinstance(module, nn.Conv2d)
+            and tuple(module.kernel_size) == (1, 1)
+            and max(module.stride) > 1
+            and module.in_channels // module.groups < ONEDNN_CHANNEL_BLOCK
+        ):
+            return module
+    return None
+
+
+def channels_last_on(device, network):
+    """Whether ``network`` (a hashing network, or a bare backbone) runs in channels-last
+    memory on ``device``.
 
     On CUDA, cuDNN's tensor-core kernels skip layout copies; on the CPU, oneDNN's convolutions
     do too (DSBH on 12,000 64x64 PNG files: training 266 -> 312 images/s, encoding 787 ->
     1,245 images/s, ``benchmarks/deep_streaming.py``). MPS keeps the default layout. Only
     built-in networks are known to be written for it (a user's module may call ``.view`` on
-    feature maps).
+    feature maps). On the CPU, a network with a convolution oneDNN mistrains in that layout
+    (:func:`onednn_unsafe_convolution`) keeps the default layout.
     """
     kind = torch.device(device).type
-    return kind in ("cuda", "cpu") and getattr(backbone, "channels_last_ok", False)
+    backbone = getattr(network, "backbone", network)
+    if kind not in ("cuda", "cpu") or not getattr(backbone, "channels_last_ok", False):
+        return False
+    return kind == "cuda" or onednn_unsafe_convolution(network) is None
 
 
 @contextmanager

@@ -1,0 +1,54 @@
+"""Run test code in a fresh Python process, so that a native crash fails one test, named,
+instead of killing a pytest-xdist worker ("node down: Not properly terminated")."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# oneDNN picks its kernels by instruction set; capping it at AVX2 runs, on an AVX-512
+# machine, the kernels that most users' CPUs (and the ones that exposed oneDNN#6035) run.
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def _run(code, env, timeout):
+    child_env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+
+
+def exit_status(code, *, env=None, timeout=600):
+    """The exit status of ``code`` run in a child interpreter (``-N``: killed by signal N)."""
+    return _run(code, env, timeout).returncode
+
+
+def run_python(code, *, env=None, timeout=600):
+    """Run ``code`` (Python source, dedented) in a child interpreter; return its stdout.
+
+    The calling test fails if the child dies by a signal (heap corruption ends in SIGABRT or
+    SIGSEGV: the message names the signal and shows the end of the child's stderr, with
+    faulthandler's Python traceback), exits non-zero, or runs past ``timeout`` seconds.
+    """
+    try:
+        proc = _run(code, env, timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"child process still running after {timeout} s (a hang?):\n{exc.stderr}")
+    tail = "\n".join(proc.stderr.splitlines()[-25:])
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        pytest.fail(f"child process killed by {name} (native crash); its stderr ends:\n{tail}")
+    if proc.returncode != 0:
+        pytest.fail(f"child process exited with status {proc.returncode}:\n{tail}")
+    return proc.stdout
