@@ -27,6 +27,19 @@ class ClassicHasher(BaseHasher):
             ensure_min_samples=1,
         )
 
+    def _restore_attributes(self, attributes, archive):
+        from .._persistence import FileFormatError
+
+        super()._restore_attributes(attributes, archive)
+        n_features = getattr(self, "n_features_in_", None)
+        for name in ("mean_", "components_"):
+            value = getattr(self, name, None)
+            if value is not None and np.shape(value)[-1] != n_features:
+                raise FileFormatError(
+                    f"{archive.path}: {name} has shape {np.shape(value)} for "
+                    f"n_features_in_={n_features}: damaged file."
+                )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
