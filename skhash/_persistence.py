@@ -34,6 +34,7 @@ import os
 import stat
 import struct
 import tempfile
+import types
 import zipfile
 from numbers import Integral
 
@@ -136,7 +137,7 @@ class _Encoder:
             return {"__device__": str(value)}
         kind = (
             "a callable"
-            if callable(value)
+            if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType))
             else f"a {type(value).__module__}.{type(value).__qualname__}"
         )
         raise NotSaveableError(
@@ -178,7 +179,7 @@ def _float(x):
 
 
 def _short_repr(value):
-    text = repr(value)
+    text = " ".join(repr(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 
