@@ -175,7 +175,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         then its signs: one pass over ``X``); else ``(codes, None)``."""
         if not with_embedding:
             return self._encode(X), None
-        embedding = self._embed(X)
+        embedding = self._embed_rows(X)
         return self._sign_bits(embedding), embedding
 
     def _database_codes(self, X):
@@ -255,7 +255,11 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
                 f"layer must be one of {list(self._embedding_layers)} for "
                 f"{type(self).__name__}; got {layer!r}."
             )
-        return self._embed(self._validate_input(X, reset=False), layer=layer)
+        return self._embed_rows(self._validate_input(X, reset=False), layer=layer)
+
+    def _embed_rows(self, X, layer="hash"):
+        """``_embed`` of validated ``X``; classic hashers run it in slices of rows."""
+        return self._embed(X, layer=layer)
 
     def _embedding_width(self, layer):
         """Number of columns :meth:`embed` returns for ``layer`` (fitted hasher)."""

@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ..base import BaseHasher, check_numeric_dtype
+from ..utils.interrupt import in_row_slices
 
 
 class ClassicHasher(BaseHasher):
@@ -15,6 +16,20 @@ class ClassicHasher(BaseHasher):
     (:func:`~skhash.classic._pca_utils.fit_pca`), so sparse input gives the codes of its
     dense equivalent without ever being densified.
     """
+
+    # Encoding and embedding go through the rows in slices of bounded size: memory stays
+    # bounded (no full embedding behind the codes) and Ctrl-C is answered between slices.
+    def _slice_width(self, X):
+        return max(X.shape[1], self.index_.n_bits_ if hasattr(self, "index_") else 0, 1)
+
+    def _encode(self, X):
+        encode = super()._encode
+        return in_row_slices(encode, X, n_columns=self._slice_width(X))
+
+    def _embed_rows(self, X, layer="hash"):
+        return in_row_slices(
+            lambda rows: self._embed(rows, layer=layer), X, n_columns=self._slice_width(X)
+        )
 
     def _validate_input(self, X, *, reset):
         check_numeric_dtype(X)

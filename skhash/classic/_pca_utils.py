@@ -7,6 +7,8 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 from sklearn.exceptions import DataDimensionalityWarning
 
+from ..utils.interrupt import in_row_slices, run_interruptibly
+
 # Sparse PCA forms the (n_features, n_features) covariance up to this width (exact, all
 # components; 32 MB), and uses ARPACK on the implicitly centred matrix beyond it.
 MAX_COVARIANCE_FEATURES = 2000
@@ -57,7 +59,8 @@ def fit_pca(hasher, X, n_components):
     check_n_components(hasher, n_components, X)
     # float64 throughout, so the rank test below has one tolerance for every input dtype
     pca = PCA(n_components=n_components, svd_solver=_pca_solver(X), random_state=0)
-    pca.fit(X.astype(np.float64, copy=False))
+    # one LAPACK/ARPACK call that cannot be cut: run so that Ctrl-C stops the wait for it
+    run_interruptibly(pca.fit, X.astype(np.float64, copy=False))
     return (
         pca.mean_.astype(np.float64),
         pca.components_.astype(np.float64),
@@ -118,6 +121,15 @@ def project(X, mean, components):
     Sparse ``X`` is centred implicitly, as ``X @ components.T - mean @ components.T``, so it
     stays sparse; the result equals the dense computation up to rounding.
     """
+    # in slices of rows: bounded memory, and Ctrl-C is answered between slices
+    return in_row_slices(
+        lambda rows: _project(rows, mean, components),
+        X,
+        n_columns=max(X.shape[1], len(components)),
+    )
+
+
+def _project(X, mean, components):
     if sp.issparse(X):
         return np.asarray(X.astype(np.float64, copy=False) @ components.T) - mean @ components.T
     return (np.asarray(X, dtype=np.float64) - mean) @ components.T
