@@ -68,11 +68,13 @@ class HammingIndex(BaseEstimator):
     before or after a change, never a mix. Long searches run in batches, between which
     Ctrl-C stops them.
 
-    **Persistence.** ``joblib.dump(index, path)`` writes the index (codes, ids and the
-    multi-index tables if built) and ``joblib.load(path, mmap_mode="r")`` maps it back in
-    without reading it into memory: loading is instant, processes that load the same file
-    share its pages, and searches are exact. ``add`` and ``remove`` on a memory-mapped index
-    work on a copy in memory (the file is never written).
+    **Persistence.** :meth:`save` writes the index (codes and ids) to one file in skhash's
+    own format, atomically, and :meth:`load` reads it back, with ``mmap=True`` mapping the
+    codes from the file without reading them: loading is instant, processes that load the
+    same file share its pages, and searches are exact. ``add`` and ``remove`` on a
+    memory-mapped index work on a copy in memory (the file is never written). Nothing in
+    the file is executed. ``joblib.dump`` / ``joblib.load(path, mmap_mode="r")`` work too,
+    but unpickle: load such files only from trusted sources.
 
     Parameters
     ----------
