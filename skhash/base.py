@@ -396,7 +396,9 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
     def _persist_attributes(self, encoder, where):
         """The attributes saved beyond the parameters (``encoder`` takes blobs)."""
         params = self.get_params(deep=False)
-        return {k: v for k, v in vars(self).items() if k not in params and k != "_lock"}
+        with self._database_lock:  # a consistent snapshot: add/remove swap under this lock
+            state = dict(vars(self))
+        return {k: v for k, v in state.items() if k not in params and k != "_lock"}
 
     def _restore_attributes(self, attributes, archive):
         """Set the attributes read back from a file (``archive``), and check them."""
