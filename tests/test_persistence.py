@@ -168,6 +168,16 @@ def test_index_round_trip(with_ids, mmap, tmp_path, no_pickle):
     assert HammingIndex.load(tmp_path / "index").n_indexed_ == 1000  # the file is untouched
 
 
+def test_mapped_index_survives_replacement_of_its_file(tmp_path):
+    path = tmp_path / "index"
+    HammingIndex().fit(np.eye(8, dtype=np.uint8)).save(path)
+    mapped = HammingIndex.load(path, mmap=True)
+    HammingIndex().fit(np.ones((3, 8), dtype=np.uint8)).save(path)  # replaced by a new file
+    assert mapped.n_indexed_ == 8
+    np.testing.assert_array_equal(mapped.codes_, np.eye(8))  # the old content, intact
+    assert HammingIndex.load(path).n_indexed_ == 3
+
+
 def test_index_arrays_are_aligned_for_mapping(tmp_path):
     HammingIndex().fit(np.eye(70, dtype=np.uint8), ids=np.arange(70)).save(tmp_path / "i")
     with zipfile.ZipFile(tmp_path / "i") as zf, open(tmp_path / "i", "rb") as f:
