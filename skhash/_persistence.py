@@ -299,7 +299,7 @@ class _Archive:
             raise FileFormatError(f"{self.path}: its manifest is implausibly large.")
         try:
             manifest = json.loads(self.zip.read(MANIFEST).decode("utf-8"))
-        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
+        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise FileFormatError(f"{self.path}: its manifest is damaged ({exc}).") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise FileFormatError(f"{self.path}: not a skhash file (its manifest is foreign).")
@@ -575,7 +575,9 @@ def load(path, *, mmap=False):
     archive = _Archive(path, mmap)
     try:
         return _Decoder(archive).decode(archive.manifest["object"])
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+    except FileFormatError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, RecursionError) as exc:
         raise FileFormatError(
             f"{archive.path}: the manifest is damaged or inconsistent ({type(exc).__name__}: "
             f"{exc})."

@@ -446,3 +446,19 @@ def test_sigkill_during_save_leaves_old_or_new_file(tmp_path, delay):
     else:
         np.testing.assert_array_equal(loaded.ids_[-3:], np.arange(n_new - 3, n_new))
     assert HammingIndex.load(path, mmap=True).n_indexed_ == loaded.n_indexed_
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["object"]["__index__"].update(blocks={"__scalar__": 1, "dtype": "bogus"}),
+        lambda m: m["object"]["__index__"].update(blocks={"__nonsense__": 1}),
+        lambda m: m["object"]["__index__"].pop("n_bits"),
+        lambda m: m["arrays"]["HammingIndex.blocks"].update(dtype="|O"),
+        lambda m: m.update(object=[[[[[[[[[[]]]]]]]]]]),
+    ],
+)
+def test_hostile_manifests_give_format_errors(saved_index, change):
+    _rewrite_manifest(saved_index, change)
+    with pytest.raises(FileFormatError):
+        HammingIndex.load(saved_index)
