@@ -86,6 +86,9 @@ class _Encoder:
         return name
 
     def array(self, array, where):
+        if array.dtype == object and all(isinstance(v, str) for v in array.flat):
+            # strings held as objects (feature_names_in_ of a DataFrame, string labels)
+            return {"__strings__": [str(v) for v in array.flat], "shape": list(array.shape)}
         if array.dtype.hasobject:
             raise NotSaveableError(
                 f"{where} is an array of Python objects (dtype {array.dtype}), which the skhash "
@@ -205,6 +208,12 @@ class _Decoder:
         body = node[tag]
         if tag == "__array__":
             return self.archive.array(body)
+        if tag == "__strings__":
+            if not all(isinstance(v, str) for v in body):
+                raise FileFormatError(f"{self.archive.path}: damaged string array at {where}.")
+            strings = np.empty(len(body), dtype=object)
+            strings[:] = body
+            return strings.reshape([int(n) for n in node["shape"]])
         if tag == "__tuple__":
             return tuple(self.decode(v, where) for v in body)
         if tag == "__dict__":

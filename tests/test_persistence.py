@@ -462,3 +462,16 @@ def test_hostile_manifests_give_format_errors(saved_index, change):
     _rewrite_manifest(saved_index, change)
     with pytest.raises(FileFormatError):
         HammingIndex.load(saved_index)
+
+
+def test_dataframe_feature_names_and_string_labels(digits, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    frame = pd.DataFrame(X[:300], columns=[f"pixel{i}" for i in range(64)])
+    labels = np.array([f"digit {v}" for v in y[:300]], dtype=object)
+    hasher = ITQ(n_bits=8, random_state=0).fit(frame, labels)
+    hasher.save(tmp_path / "h")
+    loaded = skhash.load(tmp_path / "h")
+    np.testing.assert_array_equal(loaded.feature_names_in_, hasher.feature_names_in_)
+    np.testing.assert_array_equal(loaded.database_labels_, hasher.database_labels_)
+    assert loaded.score(frame[:50], labels[:50]) == hasher.score(frame[:50], labels[:50])
