@@ -147,3 +147,19 @@ def test_huge_lr_gives_the_nan_message(name):
         with pytest.raises(FloatingPointError, match="training loss became nan .* lower lr"):
             hasher.fit(images, y[:128])
     assert not hasattr(hasher, "module_")  # the failed fit left the hasher unfitted
+
+
+def test_other_loss_errors_are_not_renamed(monkeypatch):
+    """Only a loss error on nan outputs becomes the divergence message."""
+    pytest.importorskip("torch")
+    from skhash.deep import DSBH
+    from skhash.deep.testing import TINY_SETTINGS
+
+    def broken(self, outputs, batch):
+        raise RuntimeError("a bug in the loss")
+
+    monkeypatch.setattr(DSBH, "_loss", broken)
+    X, y = load_digits(return_X_y=True)
+    hasher = DSBH(n_bits=4, channels=(4, 4, 4), hidden=8, **TINY_SETTINGS)
+    with pytest.raises(RuntimeError, match="a bug in the loss"):
+        hasher.fit(X[:64].reshape(-1, 8, 8), y[:64])
