@@ -6,6 +6,7 @@ live in :mod:`skhash.deep` and are loaded on first use, so ``import skhash`` nev
 
 import importlib
 
+from ._persistence import FileFormatError, load
 from .base import BaseHasher
 from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .coarse_to_fine import CoarseToFine
@@ -26,6 +27,7 @@ __all__ = [
     "BaseHasher",
     "CoarseToFine",
     "EmbeddingTransformer",
+    "FileFormatError",
     "HammingIndex",
     "HashingNeighborsTransformer",
     "HashingPipeline",
@@ -34,6 +36,7 @@ __all__ = [
     "LSH",
     "PCAHashing",
     "SpectralHashing",
+    "load",
     "make_hashing_pipeline",
     *_DEEP_HASHERS,
     *_LAZY_SUBMODULES,

@@ -4,18 +4,17 @@ import copy
 import threading
 import warnings
 from abc import abstractmethod
-from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from ._search import SearchMixin
 from .index import HammingIndex
 from .reranking import RERANK_MODES, check_bit_weights, learn_bit_weights
-from .utils.validation import check_labels
+from .utils.validation import Count, NJobs, check_labels
 
 __all__ = ["BaseHasher", "check_numeric_dtype"]
 
@@ -69,11 +68,11 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, None, closed="left")],
+        "n_bits": [Count(1)],
         "random_state": ["random_state"],
-        "n_jobs": [None, Integral],
+        "n_jobs": [None, NJobs()],
         "rerank": [None, StrOptions(set(RERANK_MODES))],
-        "rerank_factor": [None, Interval(Integral, 1, None, closed="left")],
+        "rerank_factor": [None, Count(1)],
         "bit_weights": [None, StrOptions({"learn"}), "array-like"],
     }
 
@@ -176,7 +175,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         then its signs: one pass over ``X``); else ``(codes, None)``."""
         if not with_embedding:
             return self._encode(X), None
-        embedding = self._embed(X)
+        embedding = self._embed_rows(X)
         return self._sign_bits(embedding), embedding
 
     def _database_codes(self, X):
@@ -256,7 +255,11 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
                 f"layer must be one of {list(self._embedding_layers)} for "
                 f"{type(self).__name__}; got {layer!r}."
             )
-        return self._embed(self._validate_input(X, reset=False), layer=layer)
+        return self._embed_rows(self._validate_input(X, reset=False), layer=layer)
+
+    def _embed_rows(self, X, layer="hash"):
+        """``_embed`` of validated ``X``; classic hashers run it in slices of rows."""
+        return self._embed(X, layer=layer)
 
     def _embedding_width(self, layer):
         """Number of columns :meth:`embed` returns for ``layer`` (fitted hasher)."""
@@ -351,6 +354,74 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
                     changes[name] = np.delete(values, positions, axis=0)
             self.__dict__.update(changes)
         return self
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path):
+        """Save the fitted hasher (model, database, labels) to ``path`` without pickle.
+
+        skhash's own format (read back by :func:`skhash.load`): one uncompressed zip file of
+        a JSON manifest (parameters, fitted attributes, format version), ``.npy`` arrays
+        that can be memory-mapped, and for deep hashers the network's ``state_dict`` (read
+        back with ``torch.load(weights_only=True)``). Loading never runs code from the file,
+        unlike ``joblib.load`` / ``pickle.load``, which must only be used on trusted files.
+        The file is replaced atomically: a crash or kill during ``save`` leaves the old file
+        or the new one.
+
+        Parameters that are not plain values (a ``torch.nn.Module`` backbone, a callable
+        ``lr_schedule``, callback objects, a ``RandomState`` instance) cannot be stored: a
+        ``TypeError`` names them, and joblib remains the way to save such a hasher.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> import skhash
+        >>> X, y = load_digits(return_X_y=True)
+        >>> lsh = skhash.LSH(n_bits=16, random_state=0).fit(X, y)
+        >>> path = os.path.join(tempfile.mkdtemp(), "lsh.skhash")
+        >>> lsh.save(path)
+        >>> bool((skhash.load(path).kneighbors(X[:3])[1] == lsh.kneighbors(X[:3])[1]).all())
+        True
+        """
+        from ._persistence import save
+
+        check_is_fitted(self, "index_")
+        save(self, path)
+
+    def _persist_attributes(self, encoder, where):
+        """The attributes saved beyond the parameters (``encoder`` takes blobs)."""
+        params = self.get_params(deep=False)
+        with self._database_lock:  # a consistent snapshot: add/remove swap under this lock
+            state = dict(vars(self))
+        return {k: v for k, v in state.items() if k not in params and k != "_lock"}
+
+    def _restore_attributes(self, attributes, archive):
+        """Set the attributes read back from a file (``archive``), and check them."""
+        from ._persistence import FileFormatError
+
+        self.__dict__.update(attributes)
+        index = getattr(self, "index_", None)
+        if not isinstance(index, HammingIndex):
+            raise FileFormatError(f"{archive.path}: the saved {type(self).__name__} has no index.")
+        n = index.n_indexed_
+        for name in ("database_labels_", "database_embedding_"):
+            values = getattr(self, name, None)
+            if values is not None and _num_samples(values) != n:
+                raise FileFormatError(
+                    f"{archive.path}: {name} has {_num_samples(values)} rows for {n} indexed "
+                    "items: damaged file."
+                )
+        weights = getattr(self, "bit_weights_", None)
+        if weights is not None and np.shape(weights) != (index.n_bits_,):
+            raise FileFormatError(
+                f"{archive.path}: bit_weights_ has shape {np.shape(weights)} for "
+                f"{index.n_bits_}-bit codes: damaged file."
+            )
 
     @property
     def _database_lock(self):

@@ -1,12 +1,10 @@
 """Iterative quantization (ITQ): PCA followed by a learnt orthogonal rotation."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 
 from ..utils.docstrings import fill_doc
+from ..utils.validation import Count
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project, warn_if_rank_deficient
 
@@ -85,7 +83,7 @@ class ITQ(ClassicHasher):
 
     _parameter_constraints = {
         **ClassicHasher._parameter_constraints,
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_iter": [Count(0)],
     }
 
     def __init__(

@@ -1,12 +1,13 @@
 """K-means hashing (He, Wen & Sun, CVPR 2013): affinity-preserving quantization."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils.docstrings import fill_doc
+from ..utils.validation import Count
 from ._base import ClassicHasher
 from ._pca_utils import fit_pca, project
 
@@ -179,9 +180,9 @@ class KMeansHashing(ClassicHasher):
 
     _parameter_constraints = {
         **ClassicHasher._parameter_constraints,
-        "bits_per_subspace": [Interval(Integral, 1, 12, closed="both")],
+        "bits_per_subspace": [Count(1, 12, closed="both")],
         "affinity_weight": [Interval(Real, 0, None, closed="left")],
-        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Count(1)],
     }
 
     def __init__(

@@ -6,6 +6,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
 from sklearn.exceptions import DataDimensionalityWarning
+from sklearn.utils.extmath import svd_flip
+
+from ..utils.interrupt import in_row_slices, run_interruptibly
 
 # Sparse PCA forms the (n_features, n_features) covariance up to this width (exact, all
 # components; 32 MB), and uses ARPACK on the implicitly centred matrix beyond it.
@@ -56,13 +59,30 @@ def fit_pca(hasher, X, n_components):
     """
     check_n_components(hasher, n_components, X)
     # float64 throughout, so the rank test below has one tolerance for every input dtype
+    X = X.astype(np.float64, copy=False)
+    if not sp.issparse(X):
+        # One SVD that cannot be cut in slices: run in a worker thread so that Ctrl-C stops
+        # the wait for it. numpy's SVD releases the GIL (scipy's, which PCA calls, holds it
+        # for the whole call, so the waiting thread could not react).
+        return run_interruptibly(_dense_pca, X, n_components)
     pca = PCA(n_components=n_components, svd_solver=_pca_solver(X), random_state=0)
-    pca.fit(X.astype(np.float64, copy=False))
+    pca.fit(X)
     return (
         pca.mean_.astype(np.float64),
         pca.components_.astype(np.float64),
         pca.explained_variance_.astype(np.float64),
     )
+
+
+def _dense_pca(X, n_components):
+    """``(mean, components, explained_variance)`` of dense float64 ``X``, as
+    ``PCA(svd_solver="full")`` computes them (a thin SVD of the centred data, components'
+    signs fixed by :func:`~sklearn.utils.extmath.svd_flip`), with numpy's SVD."""
+    mean = X.mean(axis=0)
+    _, S, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    _, Vt = svd_flip(None, Vt, u_based_decision=False)
+    variance = S**2 / max(len(X) - 1, 1)
+    return mean, Vt[:n_components].copy(), variance[:n_components]
 
 
 def numerical_rank(explained_variance, n_samples, n_features):
@@ -118,6 +138,15 @@ def project(X, mean, components):
     Sparse ``X`` is centred implicitly, as ``X @ components.T - mean @ components.T``, so it
     stays sparse; the result equals the dense computation up to rounding.
     """
+    # in slices of rows: bounded memory, and Ctrl-C is answered between slices
+    return in_row_slices(
+        lambda rows: _project(rows, mean, components),
+        X,
+        n_columns=max(X.shape[1], len(components)),
+    )
+
+
+def _project(X, mean, components):
     if sp.issparse(X):
         return np.asarray(X.astype(np.float64, copy=False) @ components.T) - mean @ components.T
     return (np.asarray(X, dtype=np.float64) - mean) @ components.T

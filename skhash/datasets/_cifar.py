@@ -100,14 +100,24 @@ def _find_layout(path):
     candidates = [path]
     if os.path.isdir(path):
         candidates += [os.path.join(path, layout["folder"]) for layout in _LAYOUTS.values()]
+    partial = None  # (where, missing names) of a layout found in part
     for candidate in candidates:
         if not os.path.exists(candidate):
             continue
         source = _Source(candidate)
         for n_classes, layout in _LAYOUTS.items():
-            if all(source.has(name) for name in (*layout["train"], *layout["test"])):
+            names = (*layout["train"], *layout["test"])
+            missing = [name for name in names if not source.has(name)]
+            if not missing:
                 return source, n_classes
+            if len(missing) < len(names) and partial is None:
+                partial = (candidate, missing)
         source.close()
+    if partial is not None:
+        where, missing = partial
+        raise FileNotFoundError(
+            f"The CIFAR batches at {where!r} are incomplete: missing {', '.join(missing)}."
+        )
     raise FileNotFoundError(
         f"No CIFAR python batches found at {path!r}: expected the files of "
         "cifar-10-batches-py (data_batch_1 .. data_batch_5, test_batch, batches.meta) or of "

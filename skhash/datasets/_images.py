@@ -3,6 +3,7 @@
 import numbers
 import os
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -148,7 +149,18 @@ def load_images(paths, *, image_size=(32, 32), color_mode="rgb", interpolation="
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
+    if not isinstance(paths, Iterable):
+        raise TypeError(
+            f"paths must be a path or a sequence of paths to image files; got "
+            f"{type(paths).__name__} {paths!r}."
+        )
     paths = list(paths)
+    for path in paths:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(
+                f"paths must hold paths to image files (str or path-like); got "
+                f"{type(path).__name__} {path!r}."
+            )
     size = _check_image_size(image_size)
     pil_mode, n_channels = _check_color_mode(color_mode)
     resample = _check_interpolation(interpolation)

@@ -64,7 +64,13 @@ def _targets(rows, list_file, target_type):
 
 
 def load_image_list(
-    list_file, *, root=None, target_type="auto", check_files=True, return_X_y=False
+    list_file,
+    *,
+    root=None,
+    target_type="auto",
+    check_files=True,
+    allow_outside_root=False,
+    return_X_y=False,
 ):
     """Read an image list file: the paths of the images and their labels, nothing decoded.
 
@@ -86,7 +92,9 @@ def load_image_list(
     root : str or path-like, default=None
         Folder the relative paths of the list start from; None means the list file's own
         folder. (DeepHash-pytorch prefixes its ``data_path``, e.g. ``/dataset/cifar/``.)
-        Absolute paths in the list are kept.
+        Every listed path must stay inside ``root``: an absolute path, or one whose
+        ``..`` leads out of it, is refused unless ``allow_outside_root=True`` (a list from
+        elsewhere cannot then make a program read, or hand a model, other files).
     target_type : {"auto", "class_ids", "indicator"}, default="auto"
         The form of ``target``. ``"auto"``: as written in the file (class ids give a 1-D
         array, indicator rows a 2-D matrix). ``"class_ids"``: 1-D class ids, also from
@@ -95,6 +103,10 @@ def load_image_list(
         setting, so that their labels have the same form.
     check_files : bool, default=True
         Check that every listed file exists (the error names the missing ones).
+    allow_outside_root : bool, default=False
+        Accept absolute paths (kept as they are) and relative paths that leave ``root``
+        with ``..``. The check is on the path as written (symbolic links inside ``root``
+        are followed as usual).
     return_X_y : bool, default=False
         If True, return ``(filenames, target)`` instead of a Bunch.
 
@@ -119,8 +131,8 @@ def load_image_list(
     FileNotFoundError
         If the list file, or (with ``check_files``) a listed image, does not exist.
     ValueError
-        If a line is malformed (the message gives its number), or the lines disagree on the
-        number of labels.
+        If a line is malformed (the message gives its number), the lines disagree on the
+        number of labels, or a path leaves ``root`` (unless ``allow_outside_root``).
 
     See Also
     --------
@@ -146,13 +158,25 @@ def load_image_list(
         raise ValueError(f"target_type must be one of {list(_TARGET_TYPES)}; got {target_type!r}.")
     if not os.path.isfile(list_file):
         raise FileNotFoundError(f"Image list file {list_file!r} does not exist.")
+    if not isinstance(allow_outside_root, (bool, np.bool_)):
+        raise TypeError(f"allow_outside_root must be a bool; got {allow_outside_root!r}.")
     root = os.path.dirname(os.path.abspath(list_file)) if root is None else os.fspath(root)
+    inside = os.path.abspath(root)
     paths, rows = [], []
     with open(list_file, encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if line.strip():
                 path, labels = _parse_line(line, number, list_file)
-                paths.append(os.path.join(root, path))
+                joined = os.path.join(root, path)
+                if not allow_outside_root:
+                    resolved = os.path.normpath(os.path.join(inside, path))
+                    if os.path.isabs(path) or os.path.commonpath([inside, resolved]) != inside:
+                        raise ValueError(
+                            f"Line {number} of {list_file!r} lists {path!r}, which is outside "
+                            f"root={root!r}. Pass allow_outside_root=True to accept absolute "
+                            "paths and paths leading out of root."
+                        )
+                paths.append(joined)
                 rows.append(labels)
     if not paths:
         raise ValueError(f"Image list file {list_file!r} lists no image.")

@@ -469,6 +469,80 @@ class BaseDeepHasher(BaseHasher):
         key = {"hash": "codes", "backbone": "features"}[layer]
         return self._outputs(X, (key,))[key]
 
+    # -- the skhash file format ---------------------------------------------------------
+    # What is rebuilt on load rather than stored: the network (from the parameters and its
+    # weights), the preprocessing (from the pixel statistics), the per-fit generators; the
+    # callbacks of the last fit are training-time objects and are not kept.
+    _NOT_PERSISTED = ("module_", "_preprocessing", "_generator", "_device_generator", "callbacks_")
+
+    def _persist_attributes(self, encoder, where):
+        from .._persistence import torch_state_bytes
+
+        attributes = super()._persist_attributes(encoder, where)
+        for name in self._NOT_PERSISTED:
+            attributes.pop(name, None)
+        attributes["_module_state"] = encoder.add_blob(
+            torch_state_bytes(self.module_), f"{where}.module.pt"
+        )
+        return attributes
+
+    def _restore_attributes(self, attributes, archive):
+        from .._persistence import FileFormatError, torch_state_from_bytes
+
+        attributes = dict(attributes)
+        blob = attributes.pop("_module_state", None)
+        if not isinstance(blob, str):
+            raise FileFormatError(f"{archive.path}: the network weights are missing.")
+        super()._restore_attributes(attributes, archive)
+        state = torch_state_from_bytes(archive.blob(blob), archive.path)
+        # the network is rebuilt as fit built it (pretrained weights are not read: the saved
+        # state replaces every weight), then the saved weights are loaded into it, strictly
+        pretrained, self.pretrained = self.pretrained, None
+        self._generator = torch.Generator().manual_seed(0)
+        try:
+            network = self._new_network(tuple(self.image_shape_), self.n_classes_)
+        finally:
+            self.pretrained, self._generator = pretrained, None
+            self.__dict__.pop("_pretrain_pending", None)
+        try:
+            network.load_state_dict(state, strict=True)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise FileFormatError(
+                f"{archive.path}: the saved weights do not fit the {type(self).__name__} network "
+                f"its parameters build ({str(exc)[:300]})."
+            ) from None
+        self._device_generator = None
+        self.callbacks_ = []
+        self.device_ = self._device_after_load(self.device_)
+        channels_last = channels_last_on(self.device_, network.backbone)
+        network = network.to(self.device_)
+        if channels_last:
+            network = network.to(memory_format=torch.channels_last)
+        self.module_ = network.eval()
+        self._preprocessing = Preprocessing(
+            self.channel_mean_,
+            self.channel_std_,
+            self.pixel_range_,
+            self.augmentation_,
+            channels_last,
+        )
+
+    def _device_after_load(self, fitted_on, stacklevel=6):
+        """The device a loaded model runs on: ``device`` resolved here, else the CPU (with
+        a warning when it differs from the one it was fitted on)."""
+        try:
+            device = resolve_device(self.device)
+        except ValueError:
+            device = "cpu"
+        if device != fitted_on:
+            warnings.warn(
+                f"This {type(self).__name__} was fitted on {fitted_on!r}, which is not "
+                f"available here: it runs on {device!r} (set device= to choose).",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+        return device
+
     # -- pickling ---------------------------------------------------------------------
     def __getstate__(self):
         state = super().__getstate__().copy()
@@ -482,18 +556,7 @@ class BaseDeepHasher(BaseHasher):
         super().__setstate__(state)
         if getattr(self, "module_", None) is None:
             return
-        fitted_on = self.device_
-        try:
-            device = resolve_device(self.device)
-        except ValueError:
-            device = "cpu"
-        if device != fitted_on:
-            warnings.warn(
-                f"This {type(self).__name__} was fitted on {fitted_on!r}, which is not "
-                f"available here: it runs on {device!r} (set device= to choose).",
-                UserWarning,
-                stacklevel=2,
-            )
+        device = self._device_after_load(self.device_, stacklevel=3)
         self.device_ = device
         self.module_ = self.module_.to(device).eval()
         if not channels_last_on(device, self.module_):

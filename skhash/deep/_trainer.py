@@ -83,6 +83,7 @@ class Trainer:
         self.stop_training = False
         self.best_epoch = None
         self.initial_loss = None
+        self.epoch = None
         self.callbacks = self._make_callbacks()
 
     def _make_callbacks(self):
@@ -133,7 +134,14 @@ class Trainer:
                     k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
                     for k, v in raw.items()
                 }
-                terms = self.loss_fn(outputs, batch)
+                try:
+                    terms = self.loss_fn(outputs, batch)
+                except RuntimeError:
+                    # a loss that checks its input (binary cross-entropy wants [0, 1]) fails
+                    # on nan outputs before the epoch's loss can show nan: say why
+                    if train and _not_finite(outputs):
+                        raise self._diverged(float("nan")) from None
+                    raise
                 loss = sum(terms.values())
             if train:
                 self.optimizer.zero_grad(set_to_none=True)
@@ -179,6 +187,7 @@ class Trainer:
             )
         try:
             for epoch in range(first, first + self.max_epochs):
+                self.epoch = epoch
                 tic = time.perf_counter()
                 lr = self.optimizer.param_groups[-1]["lr"]
                 train = self._run_epoch(train_loader, targets, train=True, bar=bar)
@@ -192,10 +201,7 @@ class Trainer:
                     record["stage"] = self.stage
                 record["dur"] = time.perf_counter() - tic
                 if not np.isfinite(record["train_loss"]):
-                    raise FloatingPointError(
-                        f"The training loss became {record['train_loss']} at epoch {epoch}: "
-                        f"lower lr (now {h.lr})."
-                    )
+                    raise self._diverged(record["train_loss"])
                 history.append(record)
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if "loss" in k})
@@ -216,12 +222,30 @@ class Trainer:
             self.best_epoch = history[-1]["epoch"]
         return history
 
+    def _diverged(self, loss):
+        return FloatingPointError(
+            f"The training loss became {loss} at epoch {self.epoch}: lower lr (now "
+            f"{self.hasher.lr})."
+        )
+
     def say(self, message):
         """Show a message to the user when the hasher is verbose (early stopping...)."""
         if self.hasher.verbose:
             from tqdm import tqdm
 
             tqdm.write(f"{type(self.hasher).__name__}: {message}")
+
+
+def _not_finite(outputs):
+    """Whether any floating-point tensor among the network's outputs (a dict, with lists of
+    dicts for multi-level networks) holds nan or inf."""
+    if torch.is_tensor(outputs):
+        return outputs.is_floating_point() and not bool(torch.isfinite(outputs).all())
+    if isinstance(outputs, dict):
+        outputs = outputs.values()
+    elif not isinstance(outputs, (list, tuple)):
+        return False
+    return any(_not_finite(v) for v in outputs)
 
 
 def _format_record(name, record):

@@ -1,24 +1,44 @@
 """HammingIndex: exact Hamming search over packed binary codes, with ids."""
 
+import os
 import threading
-from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils.validation import Count, NJobs
 from ._backend import DEFAULT_MEMORY_BUDGET, to_object_array
 from ._checks import check_n_neighbors, check_radius
 from ._database import Database
 from ._graph import check_graph_mode, knn_graph
 from ._ids import as_id_array, check_ids
-from ._packing import BlockedCodes, as_blocked_codes, as_words, unpack_codes
+from ._packing import (
+    BLOCK_SIZE,
+    BlockedCodes,
+    RowBuffer,
+    as_blocked_codes,
+    as_words,
+    unpack_codes,
+)
 from ._search import BACKENDS, search
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
 _LOCK_GUARD = threading.Lock()
+
+
+def _dense_codes(codes, name="codes"):
+    """Refuse sparse matrices (which numpy would wrap as a 0-d object array) clearly."""
+    if sp.issparse(codes):
+        raise TypeError(
+            f"{name} must be a dense array of binary codes; got a scipy sparse "
+            f"{type(codes).__name__}. Pass codes.toarray() (codes are dense bits or packed "
+            "bytes/words)."
+        )
+    return codes
 
 
 def _without_self(dist, pos):
@@ -48,11 +68,13 @@ class HammingIndex(BaseEstimator):
     before or after a change, never a mix. Long searches run in batches, between which
     Ctrl-C stops them.
 
-    **Persistence.** ``joblib.dump(index, path)`` writes the index (codes, ids and the
-    multi-index tables if built) and ``joblib.load(path, mmap_mode="r")`` maps it back in
-    without reading it into memory: loading is instant, processes that load the same file
-    share its pages, and searches are exact. ``add`` and ``remove`` on a memory-mapped index
-    work on a copy in memory (the file is never written).
+    **Persistence.** :meth:`save` writes the index (codes and ids) to one file in skhash's
+    own format, atomically, and :meth:`load` reads it back, with ``mmap=True`` mapping the
+    codes from the file without reading them: loading is instant, processes that load the
+    same file share its pages, and searches are exact. ``add`` and ``remove`` on a
+    memory-mapped index work on a copy in memory (the file is never written). Nothing in
+    the file is executed. ``joblib.dump`` / ``joblib.load(path, mmap_mode="r")`` work too,
+    but unpickle: load such files only from trusted sources.
 
     Parameters
     ----------
@@ -123,8 +145,8 @@ class HammingIndex(BaseEstimator):
 
     _parameter_constraints = {
         "backend": [StrOptions(BACKENDS)],
-        "n_jobs": [None, Integral],
-        "memory_budget": [Interval(Integral, 1024, None, closed="left")],
+        "n_jobs": [None, NJobs()],
+        "memory_budget": [Count(1024)],
     }
 
     def __init__(self, backend="auto", n_jobs=None, memory_budget=DEFAULT_MEMORY_BUDGET):
@@ -161,6 +183,14 @@ class HammingIndex(BaseEstimator):
         self : HammingIndex
         """
         self._validate_params()
+        codes = _dense_codes(codes)
+        if not packed and n_bits is not None:
+            width = np.shape(codes)[1] if np.ndim(codes) == 2 else None
+            if width is not None and width != n_bits:
+                raise ValueError(
+                    f"n_bits={n_bits}, but the codes have {width} columns: unpacked codes "
+                    "have one column per bit (n_bits is for packed codes, with packed=True)."
+                )
         blocked, n_bits = as_blocked_codes(
             codes, packed=packed, n_bits=n_bits, check_input=check_input
         )
@@ -190,6 +220,7 @@ class HammingIndex(BaseEstimator):
         self : HammingIndex
         """
         n_bits = self._snapshot().n_bits
+        codes = _dense_codes(codes)
         words, _ = as_words(codes, packed=packed, n_bits=n_bits, check_input=check_input)
         lookup = None
         if ids is not None:
@@ -275,6 +306,126 @@ class HammingIndex(BaseEstimator):
                 state.pop(old, None)
         super().__setstate__(state)
 
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path):
+        """Write the index to ``path`` in skhash's own file format (no pickle).
+
+        One file, written atomically: a temporary file beside ``path`` is filled, flushed,
+        fsynced, then renamed over ``path``, so a crash or kill at any moment leaves the
+        old file or the new one. The file is an uncompressed zip archive of a JSON manifest
+        and ``.npy`` arrays (the codes in their blocked layout, the ids), each aligned for
+        memory-mapping; see :func:`skhash.load`. Multi-index tables are not stored (they
+        are rebuilt at the first search that uses them).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from skhash.index import HammingIndex
+        >>> codes = np.array([[0, 1, 1], [1, 1, 0]])
+        >>> path = os.path.join(tempfile.mkdtemp(), "codes.skhash")
+        >>> HammingIndex().fit(codes, ids=[7, 9]).save(path)
+        >>> index = HammingIndex.load(path, mmap=True)
+        >>> index.kneighbors(np.array([[1, 1, 1]]), n_neighbors=1)
+        (array([[1]], dtype=int32), array([[7]]))
+        """
+        from .._persistence import save
+
+        self._snapshot()
+        save(self, path)
+
+    @classmethod
+    def load(cls, path, mmap=False):
+        """Read an index written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        mmap : bool, default=False
+            Map the codes and ids from the file instead of reading them: instant and
+            shared between processes; ``add`` and ``remove`` then work on copies in memory.
+
+        Returns
+        -------
+        index : HammingIndex
+
+        Raises
+        ------
+        ValueError
+            (:class:`skhash.FileFormatError`) when the file is not a skhash index, is
+            damaged or truncated, or comes from a newer format version.
+        """
+        from .._persistence import FileFormatError, load
+
+        index = load(path, mmap=mmap)
+        if not isinstance(index, cls):
+            raise FileFormatError(
+                f"{os.fspath(path)} holds a {type(index).__name__}, not a {cls.__name__}: "
+                "load it with skhash.load."
+            )
+        return index
+
+    def _persist_state(self, encoder, where):
+        """The JSON state of the index for the skhash format; arrays go to ``encoder``."""
+        database = self._snapshot()
+        state = {
+            "params": {
+                k: encoder.encode(v, f"{where} parameter {k}")
+                for k, v in self.get_params().items()
+            },
+            "n_bits": int(database.n_bits),
+            "n_codes": len(database),
+            "blocks": encoder.array(database.codes.blocks, f"{where}.blocks"),
+            "ids": None,
+        }
+        if database.ids is not None:
+            state["ids"] = encoder.array(np.asarray(database.ids), f"{where}.ids")
+        return state
+
+    @classmethod
+    def _from_persisted(cls, decoder, state, where):
+        """The index :meth:`_persist_state` described, checked."""
+        from .._persistence import FileFormatError
+
+        path = decoder.archive.path
+        params = {k: decoder.decode(v, where) for k, v in state["params"].items()}
+        n_bits, n_codes = state["n_bits"], state["n_codes"]
+        if not (
+            isinstance(n_bits, int) and n_bits >= 1 and isinstance(n_codes, int) and n_codes >= 0
+        ):
+            raise FileFormatError(
+                f"{path}: invalid index sizes n_bits={n_bits!r}, n_codes={n_codes!r}."
+            )
+        blocks = decoder.decode(state["blocks"], where)
+        expected = (-(-n_codes // BLOCK_SIZE), -(-n_bits // 64), BLOCK_SIZE)
+        if blocks.shape != expected or blocks.dtype != np.dtype("<u8"):
+            raise FileFormatError(
+                f"{path}: the index codes are {blocks.dtype}{list(blocks.shape)}, but "
+                f"{n_codes} codes of {n_bits} bits need uint64{list(expected)}: damaged file."
+            )
+        ids = lookup = None
+        if state["ids"] is not None:
+            ids = decoder.decode(state["ids"], where)
+            if ids.shape != (n_codes,) or ids.dtype != np.dtype("<i8"):
+                raise FileFormatError(
+                    f"{path}: the index ids are {ids.dtype}{list(ids.shape)}, expected "
+                    f"int64[{n_codes}]: damaged file."
+                )
+        try:
+            index = cls(**params)
+            index._validate_params()
+        except (TypeError, ValueError) as exc:
+            raise FileFormatError(f"{path}: invalid index parameters ({exc}).") from None
+        codes = BlockedCodes._of(RowBuffer(blocks, n_codes, BLOCK_SIZE), n_codes)
+        index._db = Database.of(codes, n_bits, ids, lookup)
+        return index
+
     @property
     def n_bits_(self):
         return self._snapshot().n_bits
@@ -308,6 +459,7 @@ class HammingIndex(BaseEstimator):
         """Packed query words: ``codes`` checked, or the database itself when None."""
         if codes is None:
             return database.codes.words()
+        codes = _dense_codes(codes, "query codes")
         return as_words(codes, packed=packed, n_bits=database.n_bits, name="query codes")[0]
 
     def _ids_of(self, database, positions):

@@ -1,11 +1,44 @@
 """Input checks shared by hashers, metrics and the comparison tools."""
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.utils._param_validation import Interval, Options
 
-__all__ = ["check_labels", "relevance", "warn_if_nothing_relevant"]
+__all__ = ["Count", "NJobs", "check_labels", "relevance", "warn_if_nothing_relevant"]
+
+
+class Count(Interval):
+    """``Interval(Integral, left, right)`` for counts, refusing booleans.
+
+    ``True`` is an ``int`` in Python, so scikit-learn's ``Interval(Integral, ...)`` takes
+    ``n_bits=True`` as 1; a boolean given for a count is a mistake, refused here.
+    """
+
+    def __init__(self, left=1, right=None, *, closed="left"):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+class NJobs(Options):
+    """joblib's ``n_jobs`` (None, or an int other than 0: ``-1`` is all cores), not a bool.
+
+    (An ``Options`` subclass only because scikit-learn's validation takes constraint
+    objects of its own classes.)
+    """
+
+    def __init__(self):
+        super().__init__(Integral, set())
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, Integral) and not isinstance(val, (bool, np.bool_)) and val != 0
+
+    def __str__(self):
+        return "None or a nonzero int (-1: all cores, as joblib counts them)"
 
 
 def check_labels(y, *, n_samples, required=False, like=None, name="y"):
