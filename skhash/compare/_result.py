@@ -295,7 +295,9 @@ class ComparisonResult:
         """One legend for all the panels, below them, so that it never hides a curve."""
         handles, labels = axes[-1].get_legend_handles_labels()
         width, height = fig.get_size_inches()
-        ncol = max(1, min(len(labels), int(width // 2.3)))
+        # A column as wide as the longest label (line sample, then text in small type).
+        column = 0.8 + 0.075 * max(len(label) for label in labels)
+        ncol = max(1, min(len(labels), int(width // column)))
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small", frameon=False)
         rows = -(-len(labels) // ncol)
         fig.set_size_inches(width, height + 0.2 * rows)
