@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import time
 import warnings
 
@@ -94,11 +95,17 @@ def _compare(args):
         paths["robustness"] = robustness_csv
     sys.stdout.write(result.pretty_summary().to_string(index=False) + "\n")
     if args.robustness:
-        table = robustness_table(drops)
-        sys.stdout.write(
-            f"\nRobustness at {args.robustness_bits} bits: mAP drop (clean - perturbed) when the "
+        # One row per perturbation, one column per method: fits a terminal's width.
+        table = robustness_table(drops).T.rename_axis(index="perturbation", columns=None)
+        heading = (
+            f"Robustness at {args.robustness_bits} bits: mAP drop (clean - perturbed) when the "
             "queries are perturbed (noise and brightness in fractions of the pixel range, "
-            "rotation in degrees, crop in the fraction of each side cut away):\n"
+            "rotation in degrees, crop in the fraction of each side cut away):"
+        )
+        sys.stdout.write(
+            "\n"
+            + textwrap.fill(heading, 88)
+            + "\n"
             + table.to_string(float_format=lambda v: f"{v:.4f}")
             + "\n"
         )
