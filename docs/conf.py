@@ -220,6 +220,9 @@ html_theme_options = {
         )
     },
 }
+# Pages outside a section have nothing for the left "Section Navigation" column but its
+# title: drop it there, so that their code blocks get the width instead of scrolling.
+html_sidebars = {page: [] for page in ("index", "install", "architecture", "benchmarks")}
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 myst_heading_anchors = 3

@@ -11,7 +11,9 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import time
+import warnings
 
 logger = logging.getLogger("skhash.cli")
 
@@ -61,7 +63,7 @@ def _compare(args):
 
     matplotlib.use("Agg")
     from .compare import compare, robustness
-    from .compare._result import robustness_markdown
+    from .compare._result import robustness_markdown, robustness_table
 
     start = time.perf_counter()
     X, y, description = _load_dataset(args.dataset, args.image_size, args.color_mode)
@@ -92,6 +94,21 @@ def _compare(args):
     if args.robustness:
         paths["robustness"] = robustness_csv
     sys.stdout.write(result.pretty_summary().to_string(index=False) + "\n")
+    if args.robustness:
+        # One row per perturbation, one column per method: fits a terminal's width.
+        table = robustness_table(drops).T.rename_axis(index="perturbation", columns=None)
+        heading = (
+            f"Robustness at {args.robustness_bits} bits: mAP drop (clean - perturbed) when the "
+            "queries are perturbed (noise and brightness in fractions of the pixel range, "
+            "rotation in degrees, crop in the fraction of each side cut away):"
+        )
+        sys.stdout.write(
+            "\n"
+            + textwrap.fill(heading, 88)
+            + "\n"
+            + table.to_string(float_format=lambda v: f"{v:.4f}")
+            + "\n"
+        )
     failed = result.table[result.table["status"] == "failed"]
     if len(failed):
         sys.stdout.write(
@@ -130,7 +147,11 @@ def build_parser():
         "(default: digits)",
     )
     cmp.add_argument(
-        "--bits", type=int, nargs="+", default=[16, 32, 64], help="code lengths (16 32 64)"
+        "--bits",
+        type=int,
+        nargs="+",
+        default=[16, 32, 64],
+        help="code lengths (default: 16 32 64)",
     )
     cmp.add_argument(
         "--methods",
@@ -138,7 +159,9 @@ def build_parser():
         default=["all"],
         help=(
             "'all', 'classic', 'deep', 'baselines' or names among LSH PCAH ITQ SH KMH SCAE "
-            "DSBH DPHB DAHP DPSH DSH HashNet CSQ GreedyHash OrthoHash BiHalf"
+            "DSBH DPHB DAHP DPSH DSH HashNet CSQ GreedyHash OrthoHash BiHalf (default: all = "
+            "the classic LSH PCAH ITQ SH KMH and, when torch is installed, the deep SCAE DSBH "
+            "DPHB DAHP)"
         ),
     )
     cmp.add_argument(
@@ -152,22 +175,42 @@ def build_parser():
     cmp.add_argument("--repeats", type=int, default=1, help="random splits (default: 1)")
     cmp.add_argument("--k", type=int, default=100, help="cut-off of mAP@k, P@k (default: 100)")
     cmp.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    cmp.add_argument("--device", default=None, help="device of the deep hashers (cpu, cuda)")
+    cmp.add_argument(
+        "--device",
+        default=None,
+        help="device of the deep hashers: cpu, cuda, cuda:N or mps (default: auto = CUDA "
+        "when available, else MPS, else the CPU)",
+    )
     cmp.add_argument(
         "--quick",
         action="store_true",
-        help="tiny setting: at most 100 queries and 300 training samples, 1 deep epoch "
-        "(deep hashers may then collapse: flagged as degenerate)",
+        help="a first look in under a minute on a laptop: at most 100 queries and 300 "
+        "training samples, smaller deep networks trained for a few more epochs (a model "
+        "that still collapses is flagged DEGENERATE)",
     )
     cmp.add_argument(
         "--robustness",
         action="store_true",
-        help="also measure the mAP drop under perturbed queries (robustness.csv)",
+        help="also measure the mAP drop under perturbed queries: printed, and written to "
+        "robustness.csv and report.md",
     )
-    cmp.add_argument("--robustness-bits", type=int, default=32, help="(default: 32)")
-    cmp.add_argument("--image-size", type=int, default=32, help="image folder size (32)")
     cmp.add_argument(
-        "--color-mode", choices=("rgb", "grayscale"), default="rgb", help="image folder"
+        "--robustness-bits",
+        type=int,
+        default=32,
+        help="code length of the robustness measurement (default: 32)",
+    )
+    cmp.add_argument(
+        "--image-size",
+        type=int,
+        default=32,
+        help="side in pixels that the images of an image folder are resized to (default: 32)",
+    )
+    cmp.add_argument(
+        "--color-mode",
+        choices=("rgb", "grayscale"),
+        default="rgb",
+        help="colours of the images of an image folder (default: rgb)",
     )
     cmp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     cmp.set_defaults(run=_compare)
@@ -180,6 +223,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("skhash").setLevel(logging.WARNING if args.quiet else logging.INFO)
+    # One line per warning, without the internal source line a user cannot act on.
+    warnings.formatwarning = lambda message, category, *_, **__: (
+        f"{category.__name__}: {message}\n"
+    )
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1; got {args.repeats}.")
     try:

@@ -5,10 +5,13 @@ A plain :class:`sklearn.pipeline.Pipeline` only exposes the final step's ``trans
 ``score`` and the like. :class:`HashingPipeline` also passes ``kneighbors``,
 ``radius_neighbors``, ``kneighbors_graph``, ``hamming_distances``, ``add`` and ``embed``
 through its transforms to the final hasher, so ``make_hashing_pipeline(StandardScaler(),
-ITQ())`` is searched like the hasher itself.
+ITQ())`` is searched like the hasher itself, and :func:`as_hashing_pipeline` makes a fitted
+plain Pipeline (a grid search's ``best_estimator_``) searchable without refitting it.
 """
 
 import copy
+import functools
+from types import MethodType
 
 from sklearn.base import (
     BaseEstimator,
@@ -20,20 +23,55 @@ from sklearn.base import (
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["EmbeddingTransformer", "HashingPipeline", "make_hashing_pipeline"]
+__all__ = [
+    "EmbeddingTransformer",
+    "HashingPipeline",
+    "as_hashing_pipeline",
+    "make_hashing_pipeline",
+]
+
+_NOT_A_HASHER = (
+    "The last step of a HashingPipeline must be a hasher (an estimator with kneighbors, such "
+    "as ITQ, DSBH or CoarseToFine); its last step {name!r} is {what}. Add a hasher after it, "
+    "or use sklearn.pipeline.make_pipeline for a pipeline that does not search."
+)
 
 
-def _final_step_has(method):
-    """Make a pipeline method available only when its final step has ``method``."""
+def _describe(step):
+    return repr(step) if isinstance(step, str) or step is None else type(step).__name__
 
-    def check(pipeline):
-        getattr(pipeline._final_estimator, method)  # AttributeError when absent
-        return True
 
-    return check
+def _check_final_hasher(steps):
+    """TypeError naming the last step when it is not a hasher (has no ``kneighbors``)."""
+    name, step = steps[-1]
+    if not hasattr(step, "kneighbors"):
+        raise TypeError(_NOT_A_HASHER.format(name=name, what=_describe(step)))
+
+
+class _from_final_step:  # noqa: N801 (used as a decorator, like available_if)
+    """A pipeline method that exists only when the final step has a method of its name.
+
+    As :func:`~sklearn.utils.metaestimators.available_if`, so ``hasattr`` stays truthful,
+    but the AttributeError names the last step, which is what the user has to change.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.fn  # the class attribute: documented like a plain method
+        name, step = obj.steps[-1]
+        if not hasattr(step, self.fn.__name__):
+            raise AttributeError(
+                f"This HashingPipeline has no {self.fn.__name__!r}: its last step {name!r} "
+                f"({_describe(step)}) has none. HashingPipeline searches through a final "
+                "hasher such as ITQ or DSBH."
+            )
+        return MethodType(self.fn, obj)
 
 
 class HashingPipeline(Pipeline):
@@ -43,7 +81,9 @@ class HashingPipeline(Pipeline):
     nested parameters, caching), plus the hasher's search and database methods: each one
     passes its queries ``X`` through the fitted transforms, then calls the final step with
     them. ``X=None`` (the database queries itself) goes to the final step untouched. The
-    methods exist when the final step has them, as ``predict`` does in a Pipeline.
+    methods exist when the final step has them, as ``predict`` does in a Pipeline, and
+    ``fit`` refuses a last step that is not a hasher (a TypeError naming it).
+    :func:`as_hashing_pipeline` wraps a fitted plain Pipeline without refitting it.
 
     Parameters
     ----------
@@ -64,6 +104,7 @@ class HashingPipeline(Pipeline):
     See Also
     --------
     make_hashing_pipeline : Build one with names made from the step classes.
+    as_hashing_pipeline : Search with a fitted plain Pipeline (a grid search's best).
 
     Examples
     --------
@@ -80,6 +121,31 @@ class HashingPipeline(Pipeline):
     1797
     """
 
+    def fit(self, X, y=None, **params):
+        """Fit the transforms, then the final hasher, as :meth:`Pipeline.fit` does.
+
+        Parameters
+        ----------
+        X : iterable
+            Training data, in the first step's input space.
+        y : iterable, default=None
+            Training targets, given to every step.
+        **params : dict
+            Fit parameters routed to the steps, as in :class:`~sklearn.pipeline.Pipeline`.
+
+        Returns
+        -------
+        self : HashingPipeline
+
+        Raises
+        ------
+        TypeError
+            When the last step is not a hasher (has no ``kneighbors``).
+        """
+        if isinstance(self.steps, list | tuple) and self.steps:  # else Pipeline says why
+            _check_final_hasher(self.steps)
+        return super().fit(X, y, **params)
+
     def _transform_queries(self, X):
         """``X`` through the fitted transforms; None stays None (the database itself)."""
         if X is None:
@@ -88,7 +154,7 @@ class HashingPipeline(Pipeline):
             X = step.transform(X)
         return X
 
-    @available_if(_final_step_has("kneighbors"))
+    @_from_final_step
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """Transform ``X``, then call the final hasher's ``kneighbors``.
 
@@ -110,7 +176,7 @@ class HashingPipeline(Pipeline):
             self._transform_queries(X), n_neighbors=n_neighbors, return_distance=return_distance
         )
 
-    @available_if(_final_step_has("radius_neighbors"))
+    @_from_final_step
     def radius_neighbors(self, X=None, radius=None, return_distance=True):
         """Transform ``X``, then call the final hasher's ``radius_neighbors``.
 
@@ -132,7 +198,7 @@ class HashingPipeline(Pipeline):
             self._transform_queries(X), radius=radius, return_distance=return_distance
         )
 
-    @available_if(_final_step_has("kneighbors_graph"))
+    @_from_final_step
     def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
         """Transform ``X``, then call the final hasher's ``kneighbors_graph``.
 
@@ -153,7 +219,7 @@ class HashingPipeline(Pipeline):
             self._transform_queries(X), n_neighbors=n_neighbors, mode=mode
         )
 
-    @available_if(_final_step_has("hamming_distances"))
+    @_from_final_step
     def hamming_distances(self, X=None):
         """Transform ``X``, then call the final hasher's ``hamming_distances``.
 
@@ -168,7 +234,7 @@ class HashingPipeline(Pipeline):
         """
         return self._final_estimator.hamming_distances(self._transform_queries(X))
 
-    @available_if(_final_step_has("add"))
+    @_from_final_step
     def add(self, X, y=None):
         """Transform ``X`` with the fitted transforms (no refit), then add it to the database.
 
@@ -186,7 +252,7 @@ class HashingPipeline(Pipeline):
         self._final_estimator.add(self._transform_queries(X), y)
         return self
 
-    @available_if(_final_step_has("embed"))
+    @_from_final_step
     def embed(self, X, layer="hash"):
         """Transform ``X``, then call the final hasher's ``embed``.
 
@@ -240,8 +306,76 @@ def make_hashing_pipeline(*steps, memory=None, verbose=False):
     >>> search.best_estimator_.kneighbors(X[:1], n_neighbors=4)[1].shape
     (1, 4)
     """
+    if not steps:
+        raise ValueError(
+            "make_hashing_pipeline() needs at least one step: the transforms, then the hasher "
+            "last (e.g. make_hashing_pipeline(StandardScaler(), ITQ()))."
+        )
+    if len(steps) == 1 and isinstance(steps[0], Pipeline):
+        raise TypeError(
+            "make_hashing_pipeline takes estimators, not a Pipeline; to search with a fitted "
+            "Pipeline (e.g. a grid search's best_estimator_) without refitting it, use "
+            "skhash.pipeline.as_hashing_pipeline(pipeline)."
+        )
     named = make_pipeline(*steps, memory=memory, verbose=verbose)
     return HashingPipeline(named.steps, memory=memory, verbose=verbose)
+
+
+def as_hashing_pipeline(pipeline):
+    """A :class:`HashingPipeline` over the steps of a Pipeline, fitted or not, without refitting.
+
+    A plain :class:`~sklearn.pipeline.Pipeline` ending in a hasher (for example the
+    ``best_estimator_`` of a :class:`~sklearn.model_selection.GridSearchCV` over one) has no
+    ``kneighbors``. This wraps its steps, the very fitted objects and not copies, in a
+    HashingPipeline, which searches, adds and embeds through them.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Its last step must be a hasher (have ``kneighbors``). A HashingPipeline is returned
+        as it is.
+
+    Returns
+    -------
+    hashing_pipeline : HashingPipeline
+        The same steps (shared with ``pipeline``: ``add`` fills both), ``memory``,
+        ``verbose`` and ``transform_input``.
+
+    Raises
+    ------
+    TypeError
+        When ``pipeline`` is not a Pipeline, or its last step is not a hasher.
+
+    See Also
+    --------
+    make_hashing_pipeline : Build a HashingPipeline from estimators.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhash import ITQ
+    >>> from skhash.pipeline import as_hashing_pipeline
+    >>> X, y = load_digits(return_X_y=True)
+    >>> pipe = make_pipeline(StandardScaler(), ITQ(random_state=0))
+    >>> search = GridSearchCV(pipe, {"itq__n_bits": [8, 32]}, cv=3).fit(X, y)
+    >>> best = as_hashing_pipeline(search.best_estimator_)  # no refit
+    >>> best.kneighbors(X[:1], n_neighbors=4)[1].shape
+    (1, 4)
+    """
+    if isinstance(pipeline, HashingPipeline):
+        return pipeline
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(
+            "as_hashing_pipeline takes a sklearn.pipeline.Pipeline ending in a hasher; got "
+            f"{type(pipeline).__name__}."
+        )
+    _check_final_hasher(pipeline.steps)
+    own = pipeline.get_params(deep=False)
+    options = {key: own[key] for key in ("memory", "verbose", "transform_input") if key in own}
+    return HashingPipeline(list(pipeline.steps), **options)
 
 
 class EmbeddingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from skhash import ITQ, LSH
 from skhash.__main__ import main
 from skhash.compare import (
+    QUICK_DEEP_DEFAULTS,
     ComparisonResult,
     RetrievalProtocol,
     compare,
@@ -263,6 +264,9 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert (out / "map_vs_bits.png").read_bytes()[:4] == b"\x89PNG"
     printed = capsys.readouterr().out
     assert "ITQ" in printed and "mAP" in printed
+    # The robustness table is printed too, not only written (issue 25).
+    robust = printed[printed.index("Robustness at 8 bits: mAP drop") :]
+    assert "noise" in robust and "LSH" in robust and "ITQ" in robust
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -283,13 +287,39 @@ def test_cli_errors(tmp_path, capsys):
     assert "compare" in capsys.readouterr().out
 
 
+def test_cli_help_says_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: all = the classic LSH PCAH ITQ SH KMH" in text  # what runs
+    assert "the deep SCAE DSBH DPHB DAHP" in text
+    assert "default: auto = CUDA when available, else MPS, else the CPU" in text  # the device
+    assert "code length of the robustness measurement (default: 32)" in text
+
+
+@pytest.mark.slow
+def test_quick_deep_settings_learn(digits):
+    """The deep settings of --quick learn on the quick protocol (issue 25: with one epoch,
+    10 of the 12 deep cells collapsed to a few codes at chance level)."""
+    pytest.importorskip("torch")
+    X, y = digits
+    protocol = RetrievalProtocol(n_query=100, n_train=300)
+    result = compare("deep", X, y, n_bits=(16, 64), protocol=protocol, quick=True, random_state=0)
+    table = result.table
+    assert (table["status"] == "ok").all(), table[["method", "bits", "note"]]
+    assert (table["mAP"] > 3 * table["chance_mAP"]).all(), table[["method", "bits", "mAP"]]
+
+
 def test_method_groups_expand_inside_lists():
     pytest.importorskip("torch")
     from skhash.compare._methods import BASELINE_METHODS, resolve_methods
 
     resolved = resolve_methods(["baselines", "itq"], quick=True)
     assert list(resolved) == [*BASELINE_METHODS, "ITQ"]
-    assert all(resolved[name].max_epochs == 1 for name in BASELINE_METHODS)
+    assert all(
+        resolved[name].get_params()["max_epochs"] == QUICK_DEEP_DEFAULTS[name]["max_epochs"]
+        for name in BASELINE_METHODS
+    )
     assert list(resolve_methods("classic")) == ["LSH", "PCAH", "ITQ", "SH", "KMH"]
     with pytest.raises(ValueError, match="Unknown method 'baseline'"):
         resolve_methods(["baseline"])

@@ -275,3 +275,45 @@ def test_deep_hashers_choose_their_epoch_on_the_training_set(digits):
     )
     assert np.isnan(fixed.table["epochs_run"].iloc[0])
     assert "trained for all their epochs (no validation split" in fixed.to_markdown()
+
+
+# -- a hasher's warning is said once per method, through the bar, and in the report -------
+def test_a_hashers_warning_is_said_once_per_method_and_reported(digits, tmp_path):
+    from sklearn.exceptions import DataDimensionalityWarning
+
+    X, y = digits
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # PCA hashing at 64 bits on the digits (rank < 64) warns at every timed fit.
+        result = compare(["PCAH", "ITQ"], X, y, n_bits=(60, 64), protocol=SMALL, random_state=0)
+    rank = [w for w in caught if issubclass(w.category, DataDimensionalityWarning)]
+    said = sorted(str(w.message).split(":")[0] for w in rank)
+    assert said == ["ITQ at 60 bits", "PCAH at 60 bits"]  # once per method, not per fit
+    assert all(w.filename == __file__ for w in rank)  # the user's line, not an internal one
+    assert [(w["method"], w["bits"]) for w in result.warnings] == [
+        ("PCAH", [60, 64]),
+        ("ITQ", [60, 64]),
+    ]
+    assert {w["category"] for w in result.warnings} == {"DataDimensionalityWarning"}
+    report = result.to_markdown()
+    assert "Warnings of the hashers (each said once per method)" in report
+    assert "- PCAH (60, 64 bits), DataDimensionalityWarning: PCAHashing: n_bits=60" in report
+
+
+def test_warnings_go_through_the_progress_bar_without_a_source_line(digits, capsys):
+    X, y = digits
+    saved = warnings.showwarning
+    try:
+        # As in a script: the interpreter's own showwarning, which the runner may replace.
+        warnings.showwarning = warnings._showwarning_orig
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = warnings._showwarning_orig
+            compare(["PCAH"], X, y, n_bits=(60, 64), protocol=SMALL, random_state=0, verbose=1)
+    finally:
+        warnings.showwarning = saved
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "DataDimensionalityWarning" in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("DataDimensionalityWarning: PCAH at 60 bits: PCAHashing")
+    assert "_runner.py" not in err and "warnings.warn" not in err

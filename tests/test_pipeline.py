@@ -158,3 +158,52 @@ _IN_PLACE = "Pipeline fits its steps in place, as scikit-learn's Pipeline does"
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_as_hashing_pipeline_searches_a_grid_searchs_plain_pipeline_without_refit(digits):
+    from sklearn.pipeline import Pipeline
+
+    from skhash.pipeline import as_hashing_pipeline
+
+    X, y, Xq, yq = digits
+    plain = make_pipeline(StandardScaler(), ITQ(random_state=0))
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    best = GridSearchCV(plain, {"itq__n_bits": [4, 32]}, cv=cv).fit(X, y).best_estimator_
+    assert type(best) is Pipeline and not hasattr(best, "kneighbors")
+    rotation = best[-1].rotation_.copy()
+    search = as_hashing_pipeline(best)
+    assert isinstance(search, HashingPipeline)
+    assert search[-1] is best[-1] and search[0] is best[0]  # the fitted steps, not copies
+    np.testing.assert_array_equal(search[-1].rotation_, rotation)  # not refitted
+    hasher, Xt = _hasher_and_transformed(best, Xq)
+    _assert_same(search.kneighbors(Xq, 5), hasher.kneighbors(Xt, 5))
+    assert as_hashing_pipeline(search) is search
+
+
+def test_as_hashing_pipeline_refuses_what_cannot_search():
+    from skhash.pipeline import as_hashing_pipeline
+
+    with pytest.raises(TypeError, match="'logisticregression' is LogisticRegression"):
+        as_hashing_pipeline(make_pipeline(StandardScaler(), LogisticRegression()))
+    with pytest.raises(TypeError, match="takes a sklearn.pipeline.Pipeline.*got ITQ"):
+        as_hashing_pipeline(ITQ())
+
+
+def test_make_hashing_pipeline_refuses_no_steps_and_a_pipeline():
+    with pytest.raises(ValueError, match="at least one step"):
+        make_hashing_pipeline()
+    with pytest.raises(TypeError, match="as_hashing_pipeline"):
+        make_hashing_pipeline(make_pipeline(StandardScaler(), ITQ()))
+
+
+def test_a_last_step_that_is_not_a_hasher_is_named(digits):
+    X, y, Xq, _ = digits
+    pipe = make_hashing_pipeline(StandardScaler())
+    with pytest.raises(TypeError, match="last step 'standardscaler' is StandardScaler"):
+        pipe.fit(X)
+    assert not hasattr(pipe, "kneighbors")  # hasattr stays truthful: AttributeError
+    with pytest.raises(AttributeError, match="last step 'standardscaler' \\(StandardScaler\\)"):
+        pipe.kneighbors(Xq)
+    passthrough = HashingPipeline([("scale", StandardScaler()), ("end", "passthrough")])
+    with pytest.raises(TypeError, match="last step 'end' is 'passthrough'"):
+        passthrough.fit(X)

@@ -16,7 +16,13 @@ The command line ``python -m skhash compare`` runs :func:`compare` on a named da
 """
 
 from ._compare import compare
-from ._methods import CLASSIC_METHODS, DEEP_DEFAULTS, DEEP_METHODS, make_method
+from ._methods import (
+    CLASSIC_METHODS,
+    DEEP_DEFAULTS,
+    DEEP_METHODS,
+    QUICK_DEEP_DEFAULTS,
+    make_method,
+)
 from ._protocol import RetrievalProtocol
 from ._result import ComparisonResult
 from ._robustness import PERTURBATIONS, perturb, robustness
@@ -25,6 +31,7 @@ from ._runner import DegenerateModelWarning
 __all__ = [
     "CLASSIC_METHODS",
     "DEEP_DEFAULTS",
+    "QUICK_DEEP_DEFAULTS",
     "DEEP_METHODS",
     "PERTURBATIONS",
     "ComparisonResult",

@@ -104,7 +104,10 @@ def compare(
     image_shape : tuple of int, default=None
         Shape of one image when ``X`` holds flat vectors and deep hashers are compared.
     quick : bool, default=False
-        Train the deep hashers named by ``methods`` for a single epoch.
+        Give the deep hashers named by ``methods`` the settings of a first look in under a
+        minute on a laptop (``skhash.compare.QUICK_DEEP_DEFAULTS``: smaller networks trained
+        with more, smaller steps); use it with a small protocol (``python -m skhash compare
+        --quick`` takes 100 queries and 300 training images).
     device : str, default=None
         Device of the deep hashers named by ``methods`` (``"cpu"``, ``"cuda"``...).
     validation_fraction : float or None, default=0.1
@@ -143,6 +146,10 @@ def compare(
         For a setting that raised an error (e.g. more bits than PCA hashing can give).
     UserWarning
         When queries share no label with the database.
+    Warning
+        What a hasher warns (e.g. ``DataDimensionalityWarning`` for more PCA bits than the
+        data's rank) is said once per method, prefixed with the method and code length, and
+        listed in ``result.warnings`` and the report.
 
     See Also
     --------
@@ -211,6 +218,7 @@ def compare(
     n_query, n_train = protocol.resolve(len(y))
     n_database = len(y) - n_query - (0 if protocol.train_in_database else n_train)
     k = min(k, n_database)
+    said = []
     rows = run_protocol(
         resolved,
         vectors,
@@ -222,6 +230,7 @@ def compare(
         random_state=random_state,
         validation_fraction=validation_fraction,
         verbose=verbose,
+        said=said,
     )
     keys = ["method", "family", "bits", "repeat"]
     curves = [
@@ -243,6 +252,7 @@ def compare(
         k=k,
         radius=radius,
         validation_fraction=validation_fraction,
+        warnings=said,
     )
     if plot:
         result.figures = result.plot_all()

@@ -17,6 +17,23 @@ KEYS = ("method", "family", "bits", "repeat")
 _GROUP = ["method", "family", "bits"]
 # Worst first: a group's status is the worst of its repeats.
 _STATUSES = ("failed", "degenerate", "ok")
+# Ten colours a reader tells apart: tab10 without its grey (kept for the chance line), then
+# four darker ones for long method lists.
+_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#000080",
+    "#800000",
+    "#006400",
+    "#ff00ff",
+)
 
 
 def tidy_table(rows):
@@ -75,6 +92,22 @@ def _flag_lines(summary):
     return lines
 
 
+def robustness_table(drops):
+    """The mAP drop per method (rows, marked when degenerate; failed ones left out) and
+    perturbation (columns such as ``"noise 0.1"``), from :func:`robustness`'s table."""
+    ok = drops[drops["status"] != "failed"].copy()
+    several = drops["bits"].nunique() > 1
+    ok["method"] = [
+        (f"{m} {b}" if several else m) + ("" if status == "ok" else f" ({status})")
+        for m, b, status in zip(ok["method"], ok["bits"], ok["status"], strict=True)
+    ]
+    table = ok.pivot_table(
+        index="method", columns=["perturbation", "strength"], values="mAP_drop", sort=False
+    )
+    table.columns = [f"{kind} {strength:g}" for kind, strength in table.columns]
+    return table
+
+
 def robustness_markdown(drops, n_bits):
     """The robustness section of a report: mAP drop per method and perturbation, degenerate
     and failed methods marked, and the usable method that keeps the highest mAP.
@@ -86,16 +119,8 @@ def robustness_markdown(drops, n_bits):
     n_bits : int or sequence of int
         The code lengths measured, for the heading.
     """
-    ok = drops[drops["status"] != "failed"].copy()
     several = drops["bits"].nunique() > 1
-    ok["label"] = [
-        (f"{m} {b}" if several else m) + ("" if status == "ok" else f" ({status})")
-        for m, b, status in zip(ok["method"], ok["bits"], ok["status"], strict=True)
-    ]
-    table = ok.pivot_table(
-        index="label", columns=["perturbation", "strength"], values="mAP_drop", sort=False
-    )
-    table.columns = [f"{kind} {strength:g}" for kind, strength in table.columns]
+    table = robustness_table(drops)
     bits = ", ".join(str(b) for b in np.atleast_1d(n_bits))
     lines = [
         f"## Robustness ({bits} bits)",
@@ -105,7 +130,7 @@ def robustness_markdown(drops, n_bits):
         "cut away. A degenerate model (at chance level, or with too few distinct codes) "
         "barely drops because it had nothing to lose: it is marked and never called robust.",
         "",
-        markdown_table(table.reset_index().rename(columns={"label": "method"})),
+        markdown_table(table.reset_index()),
     ]
     usable_drops = usable(drops)
     if len(usable_drops):
@@ -151,6 +176,9 @@ class ComparisonResult:
         Fraction of each training set the deep hashers held out to choose their epoch.
     figures : dict of str to matplotlib.figure.Figure
         Filled by ``compare(..., plot=True)`` or :meth:`plot_all`.
+    warnings : list of dict
+        What the hashers warned, once per method: ``method``, ``bits`` (the code lengths
+        where it was said), ``category`` and ``message`` (as said first).
     """
 
     table: pd.DataFrame
@@ -163,6 +191,7 @@ class ComparisonResult:
     radius: int = 2
     validation_fraction: float | None = None
     figures: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
     def summary(self):
         """Mean and standard deviation over repeats of every measure.
@@ -251,12 +280,28 @@ class ComparisonResult:
         return f"{method} ({', '.join(flags)})" if flags else method
 
     def _style(self, method):
+        """Colour, line and marker of a method: deep ones dashed with square markers, a
+        collapsed one with crosses; no grey, which is the chance line's."""
         family = self.table.loc[self.table["method"] == method, "family"].iloc[0]
         degenerate = "degenerate" in set(self.table.loc[self.table["method"] == method, "status"])
+        colour = _COLOURS[self._methods().index(method) % len(_COLOURS)]
         return {
+            "color": colour,
             "linestyle": "--" if family == "deep" else "-",
-            "marker": "x" if degenerate else "o",
+            "marker": "x" if degenerate else ("s" if family == "deep" else "o"),
         }
+
+    def _legend_below(self, fig, axes):
+        """One legend for all the panels, below them, so that it never hides a curve."""
+        handles, labels = axes[-1].get_legend_handles_labels()
+        width, height = fig.get_size_inches()
+        # A column as wide as the longest label (line sample, then text in small type).
+        column = 0.8 + 0.075 * max(len(label) for label in labels)
+        ncol = max(1, min(len(labels), int(width // column)))
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small", frameon=False)
+        rows = -(-len(labels) // ncol)
+        fig.set_size_inches(width, height + 0.2 * rows)
+        fig.tight_layout(rect=(0, (0.1 + 0.2 * rows) / (height + 0.2 * rows), 1, 1))
 
     def plot_map_vs_bits(self, metric="mAP", ax=None):
         """Mean (and spread over repeats) of ``metric`` against the code length.
@@ -280,7 +325,14 @@ class ComparisonResult:
         summary = self.summary()
         if metric == "mAP":
             chance = summary["chance_mAP"].mean()
-            ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.2f})")
+            ax.axhline(
+                chance,
+                color="0.45",
+                linestyle=(0, (1, 2)),
+                linewidth=1.2,
+                zorder=1,
+                label=f"chance: random order ({chance:.2f})",
+            )
         for method in self._methods():
             rows = summary[summary["method"] == method]
             ax.errorbar(
@@ -345,9 +397,8 @@ class ComparisonResult:
             ax.set(xlabel="recall", title=f"{b} bits", xlim=(0, 1), ylim=(0, 1.02))
             ax.grid(alpha=0.3)
         panels[0][1].set_ylabel("precision")
-        panels[-1][1].legend(fontsize="small")
         fig.suptitle("Precision-recall of Hamming-radius retrieval")
-        fig.tight_layout()
+        self._legend_below(fig, [ax for _, ax in panels])
         return fig
 
     def plot_precision_at_k(self, bits=None):
@@ -371,9 +422,8 @@ class ComparisonResult:
             ax.set(xscale="log", xlabel="k (retrieved items)", title=f"{b} bits", ylim=(0, 1.02))
             ax.grid(alpha=0.3)
         panels[0][1].set_ylabel("precision@k")
-        panels[-1][1].legend(fontsize="small")
         fig.suptitle("Precision of the top k")
-        fig.tight_layout()
+        self._legend_below(fig, [ax for _, ax in panels])
         return fig
 
     def plot_all(self):
@@ -448,6 +498,13 @@ class ComparisonResult:
             + ".",
         ]
         lines += _flag_lines(summary)
+        if self.warnings:
+            lines += ["", "Warnings of the hashers (each said once per method):", ""]
+            lines += [
+                f"- {w['method']} ({', '.join(map(str, w['bits']))} bits), "
+                f"{w['category']}: {w['message']}"
+                for w in self.warnings
+            ]
         lines += self._selection_lines()
         if (summary["family"] == "deep").any():
             lines += [

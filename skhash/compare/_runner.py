@@ -8,6 +8,9 @@ goes on.
 """
 
 import logging
+import os
+import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -38,6 +41,19 @@ QUERY_BUDGET_S = 1.0
 # A model whose mAP closes less than this fraction of the gap between chance and 1 is at
 # chance level.
 CHANCE_SKILL = 0.02
+
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` of the first frame outside skhash, for a warning raised by the
+    caller of this function: the line a user reads is their own ``compare(...)`` call, not
+    an internal one."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_ROOT):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class DegenerateModelWarning(UserWarning):
@@ -198,7 +214,7 @@ def _warn_unmatched_queries(n_relevant, repeat):
             "without any label (multi-label data) or classes with very few samples cause "
             "this; drop them, or give the protocol fewer queries.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
 
 
@@ -240,7 +256,7 @@ def _fit_and_rank(cell, y, map_k):
             f"{cell.method} at {cell.bits} bits (split {cell.repeat}) looks degenerate: "
             f"{reason}. It is flagged in the table and left out of the best-method lines.",
             DegenerateModelWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
     return clean
 
@@ -258,6 +274,7 @@ def run_protocol(
     validation_fraction=None,
     verbose=None,
     desc="compare",
+    said=None,
 ):
     """Run every (repeat, method, bits) setting of a comparison.
 
@@ -282,6 +299,10 @@ def run_protocol(
         setting.
     desc : str
         Label of the progress bar.
+    said : list or None
+        Where to append, as dicts (``method``, ``bits``: the code lengths where it was
+        said, ``category``, ``message``: the first), the warnings the hashers gave, each
+        once per method (see Notes).
 
     Returns
     -------
@@ -289,6 +310,15 @@ def run_protocol(
         One or more per setting, keyed ``method``, ``family``, ``bits``, ``repeat``, then the
         runner's measures and ``evaluate``'s; a failed setting gives one row with
         ``status="failed"`` and the error in ``note``.
+
+    Notes
+    -----
+    A hasher that warns in every fit (PCA hashing asked for more bits than the data's rank
+    warns at each timed fit) is said once per method: its warnings are caught per setting
+    and warned again, prefixed with the method and code length, only when that method has
+    not said the same before. While a progress bar is shown and nothing else (pytest, a
+    user's ``catch_warnings``) handles warnings, they are written through the bar, one line
+    each without the internal source line, so they do not break it.
     """
     families = {name: family_of(est) for name, est in methods.items()}
     if images is None and "deep" in families.values():
@@ -303,42 +333,76 @@ def run_protocol(
     show = in_notebook() if verbose is None else bool(verbose)
     total = protocol.n_repeats * len(methods) * len(n_bits)
     bar = progress_bar(total=total, desc=desc, unit="fit", disable=not show)
-    rows = []
-    try:
-        for repeat, seed in enumerate(int(s) for s in seeds):
-            split = protocol.split(y, random_state=seed)
-            n_relevant = relevant_counts(split.y_query, split.y_database)
-            _warn_unmatched_queries(n_relevant, repeat)
-            for name, estimator in methods.items():
-                family = families[name]
-                for bits in n_bits:
-                    bar.set_postfix_str(f"{name} {bits} bits", refresh=False)
-                    keys = {"method": name, "family": family, "bits": bits, "repeat": repeat}
-                    rows += [
-                        {**keys, **r}
-                        for r in _run_cell(
-                            Cell(
-                                repeat=repeat,
-                                seed=seed,
-                                method=name,
-                                family=family,
-                                bits=bits,
-                                hasher=with_settings(estimator, bits, seed, validation_fraction),
-                                data=images if family == "deep" else vectors,
-                                split=split,
-                                n_relevant=n_relevant,
-                            ),
-                            y,
-                            protocol.map_k,
-                            evaluate,
+    rows, seen = [], {}
+    with warnings.catch_warnings():
+        if show and warnings.showwarning is getattr(warnings, "_showwarning_orig", None):
+            warnings.showwarning = _through(bar)
+        try:
+            for repeat, seed in enumerate(int(s) for s in seeds):
+                split = protocol.split(y, random_state=seed)
+                n_relevant = relevant_counts(split.y_query, split.y_database)
+                _warn_unmatched_queries(n_relevant, repeat)
+                for name, estimator in methods.items():
+                    family = families[name]
+                    for bits in n_bits:
+                        bar.set_postfix_str(f"{name} {bits} bits", refresh=False)
+                        keys = {"method": name, "family": family, "bits": bits, "repeat": repeat}
+                        cell = Cell(
+                            repeat=repeat,
+                            seed=seed,
+                            method=name,
+                            family=family,
+                            bits=bits,
+                            hasher=with_settings(estimator, bits, seed, validation_fraction),
+                            data=images if family == "deep" else vectors,
+                            split=split,
+                            n_relevant=n_relevant,
                         )
-                    ]
-                    if verbose is not None and verbose > 1:
-                        logger.info("%s", rows[-1])
-                    bar.update()
-    finally:
-        bar.close()
+                        with warnings.catch_warnings(record=True) as caught:
+                            cell_rows = _run_cell(cell, y, protocol.map_k, evaluate)
+                        _say_once(caught, name, bits, seen, said)
+                        rows += [{**keys, **r} for r in cell_rows]
+                        if verbose is not None and verbose > 1:
+                            logger.info("%s", rows[-1])
+                        bar.update()
+        finally:
+            bar.close()
     return rows
+
+
+_RUNNER_CATEGORIES = (DegenerateModelWarning, FitFailedWarning)
+
+
+def _say_once(caught, method, bits, seen, said):
+    """Warn again what one setting caught: the runner's own warnings as they are, the
+    hashers' once per method (prefixed with the method and code length; the same message at
+    another code length, its numbers aside, is not said again), noted in ``said``."""
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, _RUNNER_CATEGORIES):
+            warnings.warn(text, w.category, stacklevel=_user_stacklevel())
+            continue
+        key = (method, w.category, re.sub(r"\d+(\.\d+)?", "#", text))
+        if key in seen:
+            if said is not None and bits not in seen[key]["bits"]:
+                seen[key]["bits"].append(bits)
+            continue
+        seen[key] = {"method": method, "bits": [bits], "category": w.category.__name__}
+        seen[key]["message"] = text
+        if said is not None:
+            said.append(seen[key])
+        level = _user_stacklevel()
+        warnings.warn(f"{method} at {bits} bits: {text}", w.category, stacklevel=level)
+
+
+def _through(bar):
+    """A ``warnings.showwarning`` that writes one line through the progress bar (no source
+    line: the warnings a comparison gives are about the methods, not about a line of code)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        bar.write(f"{category.__name__}: {message}", file=sys.stderr)
+
+    return show
 
 
 def _run_cell(cell, y, map_k, evaluate):
@@ -351,6 +415,6 @@ def _run_cell(cell, y, map_k, evaluate):
             f"{cell.method} at {cell.bits} bits (split {cell.repeat}) failed and is recorded "
             f"as such: {reason}",
             FitFailedWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
         return [{"status": "failed", "note": reason}]
