@@ -68,7 +68,8 @@ class HammingIndex(BaseEstimator):
           are copied to the GPU at the first search and kept there (not pickled).
         - ``"auto"``: ``"numpy"`` for small searches (under 10 million code
           comparisons: nothing to compile, so a first query is fast) until the compiled
-          scan is there or numpy's extra time has paid for compiling it, multi-index hashing
+          scan is there (loaded in a background thread, from numba's cache once compiled,
+          when the database is large or numpy has done much work), multi-index hashing
           where it can pay (large database, small radius or k), each query's search capped
           at half a scan's cost: a query past the cap, or a whole batch whose first queries
           mostly are, is answered by ``"numba"``, as is everything else. Use ``"numba"``
