@@ -301,10 +301,14 @@ def test_auto_small_searches_use_numba_once_compiled_or_warmed_up(monkeypatch):
     monkeypatch.setattr(_search, "_compiled", lambda kind: kind in warm["ready"])
     # 10**6 comparisons each on 10,000 codes (a small database): numpy, and no warm-up
     # until numpy has done 3 * 10**6 of them
+    auto = HammingIndex().fit(random_codes(rng, 10_000, 64))
     for _ in range(2):
         assert _search.backend_name(index._db, "knn", 100, 5) == "numpy"
+        auto.kneighbors(random_codes(rng, 1, 64))
         assert not warm["started"]
     assert _search.backend_name(index._db, "knn", 100, 5) == "numpy"
+    assert not warm["started"]  # started once the search is answered
+    auto.kneighbors(random_codes(rng, 1, 64))
     assert warm["started"]
     warm["thread"].join(timeout=600)
     assert warm["ready"] == {"knn", "radius", "distances"}

@@ -152,6 +152,8 @@ def search(
         start += rows
         seconds = max(time.perf_counter() - began, 1e-6)
         rows = max(first, min(4 * rows, int(rows * BATCH_SECONDS / seconds)))
+    if _warm.get("wanted") and not _warm["started"]:
+        _warm_up()  # after the answer: the thread's imports would hold up this search
     if kind == "distances":
         return _join(parts)
     return _join([p[0] for p in parts]), _join([p[1] for p in parts])
@@ -177,7 +179,7 @@ def backend_name(database, kind, n_queries, arg, backend="auto"):
         _numpy_comparisons[0] += comparisons
         words = len(database) * database.codes.n_words
         if words >= WARM_UP_WORDS or _numpy_comparisons[0] >= SMALL_SEARCH_TOTAL:
-            _warm_up()
+            _warm["wanted"] = True  # started once this search is answered (see search)
         return "numpy"
     if kind != "distances" and _mih_may_pay(database, kind, arg):
         return "mih"
