@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skhash.index._hamming_index as hamming_index_module
 from skhash.classic import LSH
-from skhash.index import HammingIndex
+from skhash.index import HammingIndex, _search
 
 
 @pytest.fixture
@@ -70,3 +70,20 @@ def test_old_pickle_gets_recorded_state(codes):
     restored = HammingIndex.__new__(HammingIndex)
     restored.__setstate__(state)
     assert (restored.n_threads_, restored.backend_) == (1, "numba")
+
+
+@pytest.mark.parametrize(
+    ("n", "backend", "started"),
+    [
+        (2**17, "auto", True),
+        (2**17, "numba", True),
+        (2**17, "numpy", False),
+        (1000, "auto", False),
+    ],
+)
+def test_fit_of_a_large_database_starts_loading_the_kernels(monkeypatch, n, backend, started):
+    calls = []
+    monkeypatch.setattr(_search, "_warm_up", lambda: calls.append(1))
+    codes = np.random.default_rng(2).integers(0, 256, size=(n, 8), dtype=np.uint8)
+    HammingIndex(backend=backend).fit(codes, packed=True)
+    assert bool(calls) == started

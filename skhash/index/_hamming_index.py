@@ -14,7 +14,7 @@ from ._database import Database
 from ._graph import check_graph_mode, knn_graph
 from ._ids import as_id_array, check_ids
 from ._packing import BlockedCodes, as_blocked_codes, as_words, unpack_codes
-from ._search import BACKENDS, search
+from ._search import BACKENDS, search, warm_up_for
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
@@ -188,6 +188,7 @@ class HammingIndex(BaseEstimator):
             self._db = database
             self.n_threads_ = n_threads(self.n_jobs)
             self.backend_ = "numba" if self.backend == "auto" else self.backend
+        warm_up_for(database, self.backend)  # compiled kernels loaded meanwhile (a thread)
         return self
 
     def add(self, codes, ids=None, *, packed=False, check_input=True):

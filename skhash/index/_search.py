@@ -101,6 +101,14 @@ def _warm_up():
     _warm["thread"].start()
 
 
+def warm_up_for(database, backend):
+    """Start loading the compiled kernels at ``fit`` when ``database`` is large enough for
+    them to matter (so the first query after a fit of a million codes finds them loaded)."""
+    if backend in ("auto", "numba", "mih"):
+        if len(database) * database.codes.n_words >= WARM_UP_WORDS:
+            _warm_up()
+
+
 def _join(parts):
     """Results of query batches, in order (arrays, or lists for radius search)."""
     if len(parts) == 1:
