@@ -34,11 +34,12 @@ def environment(packages=("numpy", "scikit-learn", "numba", "torch", "faiss-cpu"
                 break
     except OSError:
         pass
-    avx512 = (
-        "AVX-512 with VPOPCNTDQ"
-        if "avx512_vpopcntdq" in flags
-        else ("AVX-512" if "avx512f" in flags else "no AVX-512")
-    )
+    if "avx512_vpopcntdq" in flags:
+        avx512 = "AVX-512 with VPOPCNTDQ"
+    elif "avx512f" in flags:
+        avx512 = "AVX-512"
+    else:
+        avx512 = "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
     return (
         f"Machine: {cpu} ({avx512}), {os.cpu_count()} cores; {load()}; Python "
         f"{platform.python_version()}; {', '.join(versions)}; date "

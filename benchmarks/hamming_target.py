@@ -70,7 +70,8 @@ def main():
     load = os.getloadavg()[0]
     body = (
         "## Exhaustive kNN target, idle machine (`benchmarks/hamming_target.py`)\n\n"
-        f"{environment()} Load average before the run: {load:.2f}.\n\n" + "\n".join(table) + "\n"
+        f"{environment()} Load average before the run: {load:.2f}. Threads: "
+        f"{args.threads} for both libraries.\n\n" + "\n".join(table) + "\n"
     )
     if not args.no_write:
         write_section("hamming-target", body)

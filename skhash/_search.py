@@ -62,6 +62,12 @@ class SearchMixin:
             )
         return embedding
 
+    def _search_n_jobs(self):
+        """Threads of this hasher's searches, read at search time (``set_params`` applies at
+        once): ``n_jobs``, or every core when it is None (the library's default, as for
+        training; ``n_jobs=1`` searches on one thread)."""
+        return -1 if self.n_jobs is None else self.n_jobs
+
     def _returned(self, database, positions):
         """What searches return for database ``positions``: the ids, when there are ids."""
         return positions if database.ids is None else database.ids[positions]
@@ -101,11 +107,15 @@ class SearchMixin:
         n_neighbors = check_n_neighbors(n_neighbors, self.index_.n_indexed_, itself=X is None)
         codes, embedding = self._queries(X)
         if self.rerank is None:
-            return self.index_._kneighbors_positions(codes, n_neighbors, False)
+            return self.index_._kneighbors_positions(
+                codes, n_neighbors, False, n_jobs=self._search_n_jobs()
+            )
         factor = self.rerank_factor
         n_available = self.index_.n_indexed_ - (X is None)
         n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
-        database, _, candidates = self.index_._kneighbors_positions(codes, n_candidates, False)
+        database, _, candidates = self.index_._kneighbors_positions(
+            codes, n_candidates, False, n_jobs=self._search_n_jobs()
+        )
         if codes is None:
             codes = unpack_codes(database.codes.words(), database.n_bits)
         dist, positions = self._rerank(database, codes, embedding, candidates)
@@ -199,7 +209,9 @@ class SearchMixin:
         """
         codes, embedding = self._queries(X)
         radius = 2 if radius is None else radius
-        database, dist, positions = self.index_._radius_positions(codes, radius, False)
+        database, dist, positions = self.index_._radius_positions(
+            codes, radius, False, n_jobs=self._search_n_jobs()
+        )
         if self.rerank is not None:
             if codes is None:
                 codes = unpack_codes(database.codes.words(), database.n_bits)
@@ -222,7 +234,15 @@ class SearchMixin:
         distances : ndarray of shape (n_queries, n_indexed), dtype int32
         """
         check_is_fitted(self, "index_")
-        return self.index_.distances(None if X is None else self.transform(X))
+        return self._distances(None if X is None else self.transform(X))
+
+    def _distances(self, codes):
+        """The index's distance matrix for unpacked ``codes`` (None: the database), on this
+        hasher's threads."""
+        index = self.index_
+        database = index._snapshot()
+        queries = index._queries(database, codes, False)
+        return index._search(database, "distances", queries, n_jobs=self._search_n_jobs())
 
     def _ranking_distances(self, X, k=None, *, chunk_bytes=DEFAULT_MEMORY_BUDGET):
         """Distances whose order is the ranking ``kneighbors`` gives, for the scorers.
@@ -256,7 +276,7 @@ class SearchMixin:
         def chunks():
             for start in range(0, len(codes), step):
                 rows = slice(start, min(start + step, len(codes)))
-                hamming = index.distances(codes[rows])
+                hamming = self._distances(codes[rows])
                 if self.rerank is None:
                     yield rows, hamming
                     continue

@@ -5,6 +5,7 @@ cold start: test_index_state.py.
 """
 
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -268,7 +269,7 @@ def test_threads_restored():
 
 def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay(monkeypatch):
     monkeypatch.setattr(_search, "_compiled", lambda kind: False)  # a fresh process
-    monkeypatch.setattr(_search, "_numpy_comparisons", [0])
+    monkeypatch.setattr(_search, "_warm_up", lambda: None)
     rng = np.random.default_rng(0)
     index = HammingIndex().fit(random_codes(rng, 100_000, 64))
     database = index._db
@@ -286,17 +287,34 @@ def test_auto_picks_numpy_for_small_searches_and_mih_only_when_it_may_pay(monkey
     assert _search.backend_name(None, "distances", 1, None, "mih") == "numba"
 
 
-def test_auto_small_searches_use_numba_once_compiled_or_paid_for(monkeypatch):
-    monkeypatch.setattr(_search, "_numpy_comparisons", [0])
-    monkeypatch.setattr(_search, "SMALL_SEARCH_TOTAL", 3 * 10**6)
+def test_auto_small_searches_use_numba_once_compiled_or_warmed_up(monkeypatch):
     rng = np.random.default_rng(0)
     index = HammingIndex(backend="numba").fit(random_codes(rng, 10_000, 64))
     index.radius_neighbors(random_codes(rng, 4, 64), 3)  # compiles the radius kernel
     assert _search.backend_name(index._db, "radius", 10, 3) == "numba"  # compiled: use it
-    monkeypatch.setattr(_search, "_compiled", lambda kind: False)
-    picks = [_search.backend_name(index._db, "knn", 100, 5) for _ in range(4)]
-    # 10**6 comparisons each: numpy until 3 * 10**6 are done, then numba (worth compiling)
-    assert picks == ["numpy", "numpy", "numpy", "numba"]
+    # a fresh process: small searches are numpy's, and start loading the kernels
+    warm = {"started": False, "ready": set(), "lock": threading.Lock()}
+    monkeypatch.setattr(_search, "_warm", warm)
+    monkeypatch.setattr(_search, "_numpy_comparisons", [0])
+    monkeypatch.setattr(_search, "SMALL_SEARCH_TOTAL", 3 * 10**6)
+    real_compiled = _search._compiled
+    monkeypatch.setattr(_search, "_compiled", lambda kind: kind in warm["ready"])
+    # 10**6 comparisons each on 10,000 codes (a small database): numpy, and no warm-up
+    # until numpy has done 3 * 10**6 of them
+    auto = HammingIndex().fit(random_codes(rng, 10_000, 64))
+    for _ in range(2):
+        assert _search.backend_name(index._db, "knn", 100, 5) == "numpy"
+        auto.kneighbors(random_codes(rng, 1, 64))
+        assert not warm["started"]
+    assert _search.backend_name(index._db, "knn", 100, 5) == "numpy"
+    assert not warm["started"]  # started once the search is answered
+    auto.kneighbors(random_codes(rng, 1, 64))
+    assert warm["started"]
+    warm["thread"].join(timeout=600)
+    assert warm["ready"] == {"knn", "radius", "distances"}
+    assert _search.backend_name(index._db, "knn", 100, 5) == "numba"
+    assert _search.backend_name(index._db, "knn", 10_000, 5) == "numba"
+    assert all(real_compiled(kind) for kind in ("knn", "radius", "distances"))
 
 
 @pytest.mark.parametrize("far_first", [False, True])

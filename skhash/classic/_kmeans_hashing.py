@@ -137,7 +137,7 @@ class KMeansHashing(ClassicHasher):
     random_state : int, RandomState instance or None, default=None
         Breaks ties in the initial centers. Pass an int for reproducible codes.
     n_jobs : int, default=None
-        Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+        Threads of the Hamming search; ``None`` means every core, ``1`` one thread.
     {search_parameters}
 
     Attributes

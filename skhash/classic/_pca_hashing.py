@@ -29,7 +29,7 @@ class PCAHashing(ClassicHasher):
     random_state : int, RandomState instance or None, default=None
         Unused (PCA is solved exactly); kept so every hasher shares the parameter.
     n_jobs : int, default=None
-        Threads of the Hamming search; ``None`` means 1, ``-1`` all cores.
+        Threads of the Hamming search; ``None`` means every core, ``1`` one thread.
     {search_parameters}
 
     Attributes

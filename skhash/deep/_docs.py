@@ -82,7 +82,8 @@ backbone : str, torch.nn.Module or callable
         workers fewer threads than the main process).
     n_jobs : int or None
         Threads of the Hamming search and of torch on the CPU while fitting and encoding
-        (-1: every core); None leaves torch's own thread setting.
+        (-1: every core); None searches on every core and leaves torch's own thread
+        setting.
     {search_parameters}"""
 
 DEEP_ATTRIBUTES = """\

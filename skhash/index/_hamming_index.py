@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils.validation import Count, NJobs
-from ._backend import DEFAULT_MEMORY_BUDGET, to_object_array
+from ._backend import DEFAULT_MEMORY_BUDGET, n_threads, to_object_array
 from ._checks import check_n_neighbors, check_radius
 from ._database import Database
 from ._graph import check_graph_mode, knn_graph
@@ -23,7 +23,7 @@ from ._packing import (
     as_words,
     unpack_codes,
 )
-from ._search import BACKENDS, search
+from ._search import BACKENDS, search, warm_up_for
 
 __all__ = ["HammingIndex", "hamming_distances"]
 
@@ -90,14 +90,18 @@ class HammingIndex(BaseEstimator):
           are copied to the GPU at the first search and kept there (not pickled).
         - ``"auto"``: ``"numpy"`` for small searches (under 10 million code
           comparisons: nothing to compile, so a first query is fast) until the compiled
-          scan is there or numpy's extra time has paid for compiling it, multi-index hashing
+          scan is there (loaded in a background thread, from numba's cache once compiled,
+          when the database is large or numpy has done much work), multi-index hashing
           where it can pay (large database, small radius or k), each query's search capped
           at half a scan's cost: a query past the cap, or a whole batch whose first queries
           mostly are, is answered by ``"numba"``, as is everything else. Use ``"numba"``
           to keep the index at the size of the codes.
-    n_jobs : int, default=None
-        Threads for backends that use them, as joblib counts them: ``None`` means 1 (or
-        the active ``joblib.parallel_config``), ``-1`` all cores.
+    n_jobs : int or None, default=-1
+        Threads of a search, as joblib counts them: ``-1`` (the default) uses every core,
+        as FAISS and BLAS do; ``1`` one thread; ``None`` has scikit-learn's meaning (1,
+        or the ``n_jobs`` of an active ``joblib.parallel_config``). In a joblib worker
+        (``GridSearchCV(n_jobs=...)``) the cores are those joblib leaves each worker. The
+        count is resolved at each search (``n_threads_`` records it at ``fit``).
     memory_budget : int, default=64 MiB
         Upper bound in bytes on the temporary memory of a search: one block of distances,
         or the candidate buffers of a batch of kNN queries.
@@ -113,6 +117,13 @@ class HammingIndex(BaseEstimator):
         then return positions and :meth:`remove` takes positions.
     packed_codes_ : ndarray of shape (n_indexed, n_words), dtype uint64
         The database codes, packed (a copy, made on access).
+    n_threads_ : int
+        The threads ``n_jobs`` gave at ``fit`` (as :class:`~sklearn.neighbors.
+        NearestNeighbors` records ``_fit_method``): what a search on the same machine uses.
+    backend_ : str
+        The backend a large search uses: ``backend``, with ``"auto"`` resolved to
+        ``"numba"`` (small searches may run on ``"numpy"``, and small radius or ``k`` on
+        ``"mih"``, as ``backend`` describes).
 
     See Also
     --------
@@ -149,7 +160,7 @@ class HammingIndex(BaseEstimator):
         "memory_budget": [Count(1024)],
     }
 
-    def __init__(self, backend="auto", n_jobs=None, memory_budget=DEFAULT_MEMORY_BUDGET):
+    def __init__(self, backend="auto", n_jobs=-1, memory_budget=DEFAULT_MEMORY_BUDGET):
         self.backend = backend
         self.n_jobs = n_jobs
         self.memory_budget = memory_budget
@@ -200,6 +211,9 @@ class HammingIndex(BaseEstimator):
         database = Database.of(blocked, n_bits, ids, lookup)
         with self._change_lock():
             self._db = database
+            self.n_threads_ = n_threads(self.n_jobs)
+            self.backend_ = "numba" if self.backend == "auto" else self.backend
+        warm_up_for(database, self.backend)  # compiled kernels loaded meanwhile (a thread)
         return self
 
     def add(self, codes, ids=None, *, packed=False, check_input=True):
@@ -304,6 +318,10 @@ class HammingIndex(BaseEstimator):
             state["_db"] = Database(state.pop("_codes"), state.pop("n_bits_"))
             for old in ("n_indexed_", "_mih", "_device_codes"):
                 state.pop(old, None)
+        if "_db" in state and "n_threads_" not in state:  # pickled before they were recorded
+            state["n_threads_"] = n_threads(state.get("n_jobs"))
+            backend = state.get("backend", "auto")
+            state["backend_"] = "numba" if backend == "auto" else backend
         super().__setstate__(state)
 
     # -- persistence ---------------------------------------------------------------------
@@ -465,13 +483,14 @@ class HammingIndex(BaseEstimator):
     def _ids_of(self, database, positions):
         return positions if database.ids is None else database.ids[positions]
 
-    def _kneighbors_positions(self, codes, n_neighbors, packed):
-        """``(database, dist, positions)`` of a kNN search (see :meth:`kneighbors`)."""
+    def _kneighbors_positions(self, codes, n_neighbors, packed, n_jobs="index"):
+        """``(database, dist, positions)`` of a kNN search (see :meth:`kneighbors`);
+        ``n_jobs`` other than ``"index"`` replaces the index's (a hasher's setting)."""
         database = self._snapshot()
         itself = codes is None
         k = check_n_neighbors(n_neighbors, len(database), itself=itself)
         queries = self._queries(database, codes, packed)
-        dist, pos = self._search(database, "knn", queries, k + itself)
+        dist, pos = self._search(database, "knn", queries, k + itself, n_jobs=n_jobs)
         if itself:
             dist, pos = _without_self(dist, pos)
         return database, dist, pos
@@ -529,13 +548,13 @@ class HammingIndex(BaseEstimator):
         ind = to_object_array([self._ids_of(database, p) for p in pos])
         return (to_object_array(dist), ind) if return_distance else ind
 
-    def _radius_positions(self, codes, radius, packed):
+    def _radius_positions(self, codes, radius, packed, n_jobs="index"):
         """``(database, dist, positions)`` of a radius search, lists of per-query arrays (see
-        :meth:`radius_neighbors`)."""
+        :meth:`radius_neighbors`); ``n_jobs`` as in :meth:`_kneighbors_positions`."""
         database = self._snapshot()
         radius = check_radius(radius, database.n_bits)
         queries = self._queries(database, codes, packed)
-        dist, pos = self._search(database, "radius", queries, radius)
+        dist, pos = self._search(database, "radius", queries, radius, n_jobs=n_jobs)
         if codes is None:
             for q in range(len(pos)):
                 keep = pos[q] != q
@@ -596,7 +615,7 @@ class HammingIndex(BaseEstimator):
         database = self._snapshot()
         return self._search(database, "distances", self._queries(database, codes, packed))
 
-    def _search(self, database, kind, queries, arg=None):
+    def _search(self, database, kind, queries, arg=None, n_jobs="index"):
         """Search ``kind`` over ``database`` with this index's backend and settings."""
         return search(
             database,
@@ -604,7 +623,7 @@ class HammingIndex(BaseEstimator):
             queries,
             arg,
             backend=self.backend,
-            n_jobs=self.n_jobs,
+            n_jobs=self.n_jobs if n_jobs == "index" else n_jobs,
             memory_budget=self.memory_budget,
         )
 
@@ -625,6 +644,7 @@ def hamming_distances(codes_a, codes_b):
     Returns
     -------
     distances : ndarray of shape (n_a, n_b), dtype int32
+        Computed on every core.
 
     Examples
     --------
@@ -634,4 +654,4 @@ def hamming_distances(codes_a, codes_b):
     """
     blocked_b, n_bits = as_blocked_codes(codes_b, name="codes_b")
     words_a, _ = as_words(codes_a, n_bits=n_bits, name="codes_a")
-    return search(Database.of(blocked_b, n_bits), "distances", words_a)
+    return search(Database.of(blocked_b, n_bits), "distances", words_a, n_jobs=-1)

@@ -256,6 +256,90 @@ def _knn_kernel(queries, n_real, blocks, n_d, k, capacity, tile, n_chunks, n_par
             out_i[p, q, size:] = 0
 
 
+@_inline
+def _one_hits(query, block, m, bound, scratch):
+    """How many of the first ``m`` codes of ``block`` are below ``bound`` from ``query``.
+
+    A reduction with nothing stored for codes of 1, 2, 4 and 8 words (LLVM keeps the sums
+    in vector registers); other lengths add word by word into ``scratch`` (64 int32)."""
+    n_words = block.shape[0]
+    e = np.int32(bound)
+    h = 0
+    if n_words == 1:
+        a = query[0]
+        for j in range(m):
+            h += np.int32(_popcount(a ^ block[0, j])) < e
+    elif n_words == 2:
+        a, c = query[0], query[1]
+        for j in range(m):
+            h += np.int32(_popcount(a ^ block[0, j]) + _popcount(c ^ block[1, j])) < e
+    elif n_words == 4:
+        for j in range(m):
+            h += _four_word_distance(query, block[0, j], block[1, j], block[2, j], block[3, j]) < e
+    elif n_words == 8:
+        q4 = query[4:]
+        for j in range(m):
+            d = _four_word_distance(query, block[0, j], block[1, j], block[2, j], block[3, j])
+            d += _four_word_distance(q4, block[4, j], block[5, j], block[6, j], block[7, j])
+            h += d < e
+    else:
+        scratch[:m] = 0
+        for w in range(n_words):
+            a = query[w]
+            for j in range(m):
+                scratch[j] += np.int32(_popcount(a ^ block[w, j]))
+        for j in range(m):
+            h += scratch[j] < e
+    return h
+
+
+@_pjit
+def _knn_few_kernel(queries, blocks, n_d, k, capacity, n_parts, out_d, out_i):
+    """:func:`_knn_kernel` for a few queries (fewer than a group): one parallel task per
+    (query, database part), each query scanned alone (no padding rows), so one query uses
+    every thread. ``out_d[p, q]`` as in :func:`_knn_kernel`."""
+    n_q = queries.shape[0]
+    n_dist = queries.shape[1] * 64 + 2
+    n_blocks = blocks.shape[0]
+    per_part = (n_blocks + n_parts - 1) // n_parts
+    for task in prange(n_q * n_parts):
+        q, p = task // n_parts, task % n_parts
+        query = queries[q]
+        counts = np.zeros((1, n_dist), dtype=np.int64)
+        bounds = np.full(1, n_dist - 1, dtype=np.int64)
+        below = np.zeros(1, dtype=np.int64)
+        sizes = np.zeros(1, dtype=np.int64)
+        buf_d = np.empty((1, capacity), dtype=np.int64)
+        buf_i = np.empty((1, capacity), dtype=np.int64)
+        scratch = np.empty(BLOCK_SIZE, dtype=np.int32)
+        for b in range(p * per_part, min(n_blocks, (p + 1) * per_part)):
+            block = blocks[b]
+            base = b * BLOCK_SIZE
+            m = min(BLOCK_SIZE, n_d - base)
+            if _one_hits(query, block, m, bounds[0], scratch) == 0:
+                continue
+            for j in range(m):
+                d = _code_distance(query, block, j)
+                if d < bounds[0]:
+                    _insert(
+                        d, base + j, 0, k, capacity,
+                        counts, bounds, below, sizes, buf_d, buf_i,
+                    )  # fmt: skip
+        size = _compact(buf_d[0], buf_i[0], sizes[0], counts[0], bounds[0], k)
+        start = np.zeros(n_dist + 1, dtype=np.int64)
+        for j in range(size):
+            start[buf_d[0, j] + 1] += 1
+        for d in range(n_dist):
+            start[d + 1] += start[d]
+        for j in range(size):
+            pos = start[buf_d[0, j]]
+            start[buf_d[0, j]] += 1
+            out_d[p, q, pos] = buf_d[0, j]
+            out_i[p, q, pos] = buf_i[0, j]
+        out_d[p, q, size:] = n_dist
+        out_i[p, q, size:] = 0
+
+
 @_pjit
 def _radius_kernel(
     queries, n_real, blocks, n_d, radius, tile, n_chunks, n_parts, capacity, counts, buf_d, buf_i
@@ -427,6 +511,14 @@ def knn_search(query_words, database, k, memory_budget=DEFAULT_MEMORY_BUDGET, n_
     batch = max(_QUERY_GROUP, memory_budget // per_query // _QUERY_GROUP * _QUERY_GROUP)
     tile = _tile_blocks(queries.shape[1])
     with _Threads(n_jobs):
+        if n_q < _QUERY_GROUP:  # a few queries (interactive search): split the database
+            n_parts = _n_parts(1, n_d, k, n_jobs)
+            part_d = np.empty((n_parts, n_q, k), dtype=np.int64)
+            part_i = np.empty((n_parts, n_q, k), dtype=np.int64)
+            _knn_few_kernel(queries, codes.blocks, n_d, k, capacity, n_parts, part_d, part_i)
+            best_d, best_i = _merge_parts(part_d, part_i, k)
+            out_d[:], out_i[:] = best_d, best_i
+            return out_d, out_i
         for q0 in range(0, n_q, batch):
             q1 = min(q0 + batch, n_q)
             rows = _pad_to_groups(queries[q0:q1])  # padding rows dropped below

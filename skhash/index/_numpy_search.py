@@ -37,6 +37,56 @@ def block_distances(query_words, database_words):
     return np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
 
 
+# Queries answered one at a time on the blocked layout (no copy of the database to rows):
+# up to this many per search; more share each database slice in the general path.
+_FEW_QUERIES = 8
+_FEW_BLOCK_BYTES = 2 * 2**20  # database bytes XORed at a time (a temporary of that size)
+
+
+def _one_query_distances(query, codes, memory_budget):
+    """Distances from one query (``(n_words,)`` uint64) to every code of ``codes``.
+
+    Read straight from the word-planar blocks, a slice of them at a time: uint8 distances
+    for codes of one word, uint16 for longer ones (2 bytes a code, whatever the length).
+    """
+    blocks = codes.blocks
+    n_words = blocks.shape[1]
+    dtype = np.uint8 if n_words == 1 else np.uint16
+    out = np.empty((len(blocks), BLOCK_SIZE), dtype=dtype)
+    step = max(1, min(_FEW_BLOCK_BYTES, memory_budget // 4) // (8 * BLOCK_SIZE * n_words))
+    xor = np.empty((min(step, len(blocks)), n_words, BLOCK_SIZE), dtype=np.uint64)
+    count = np.empty(xor.shape, dtype=np.uint8)
+    key = query[None, :, None]
+    for b0 in range(0, len(blocks), step):
+        part = blocks[b0 : b0 + step]
+        n = len(part)
+        np.bitwise_xor(part, key, out=xor[:n])
+        np.bitwise_count(xor[:n], out=count[:n])
+        target = out[b0 : b0 + n]
+        target[:] = count[:n, 0]
+        for w in range(1, n_words):  # word by word: a reduction over axis 1 is 10x slower
+            np.add(target, count[:n, w], out=target)
+    return out.reshape(-1)[: len(codes)]
+
+
+def _knn_one(query, codes, k, memory_budget):
+    """The ``k`` nearest codes of one query: the smallest distance bound holding ``k`` codes,
+    guessed from a sample of the distances and settled by counting (a pass of compares), then
+    a sort of the few codes within it (no partition of the whole distance array)."""
+    dist = _one_query_distances(query, codes, memory_budget)
+    sample = dist[:: max(1, len(dist) // 4096)]
+    # the sample's quantile for about 2 k codes: usually the bound or one above
+    at = min(len(sample) - 1, (2 * k * len(sample)) // len(dist))
+    bound = int(np.partition(sample, at)[at])
+    while np.count_nonzero(dist <= bound) < k:
+        bound += 1
+    while bound > 0 and np.count_nonzero(dist <= bound - 1) >= k:
+        bound -= 1
+    hits = np.flatnonzero(dist <= bound)
+    d, ind = sort_hits(dist[hits].astype(np.int32), hits)
+    return d[:k], ind[:k]
+
+
 def _slices(query_words, database, memory_budget):
     """``(query slice, database slice, distances)`` over the query x database grid."""
     codes = as_blocked(database)
@@ -63,6 +113,11 @@ def knn_search(query_words, database_words, k, memory_budget=DEFAULT_MEMORY_BUDG
     n_q, n_d = len(query_words), len(database_words)
     out_d = np.empty((n_q, k), dtype=np.int32)
     out_i = np.empty((n_q, k), dtype=np.int64)
+    if 0 < n_q <= _FEW_QUERIES and k:
+        codes = as_blocked(database_words)
+        for q in range(n_q):
+            out_d[q], out_i[q] = _knn_one(query_words[q], codes, k, memory_budget)
+        return out_d, out_i
     best_d = best_i = None  # the current query rows' k best so far
     for qs, ds, dist in _slices(query_words, database_words, memory_budget):
         ind = np.broadcast_to(np.arange(ds.start, ds.stop), dist.shape)
@@ -83,6 +138,16 @@ def radius_search(
     Returns two lists of length n_queries: int32 distances and int64 indices.
     """
     n_q = len(query_words)
+    if n_q <= _FEW_QUERIES:
+        codes = as_blocked(database_words)
+        distances, indices = [], []
+        for q in range(n_q):
+            dist = _one_query_distances(query_words[q], codes, memory_budget)
+            hits = np.flatnonzero(dist <= radius)
+            d, ind = sort_hits(dist[hits].astype(np.int32), hits)
+            distances.append(d)
+            indices.append(ind)
+        return distances, indices
     found_dist = [[] for _ in range(n_q)]
     found_ind = [[] for _ in range(n_q)]
     for qs, ds, dist in _slices(query_words, database_words, memory_budget):

@@ -7,6 +7,7 @@ a :class:`~skhash.index._backend.SearchBackend`.
 """
 
 import sys
+import threading
 import time
 
 import numpy as np
@@ -15,20 +16,35 @@ from . import _numpy_search
 from ._backend import DEFAULT_MEMORY_BUDGET, n_threads
 
 BACKENDS = {"auto", "numpy", "numba", "mih", "torch"}
-# "auto" scans with numpy, which compiles nothing, below this many code comparisons, until
-# the compiled kernel is there (compiled by an earlier search of this process), or until
-# numpy has done SMALL_SEARCH_TOTAL comparisons in this process: by then numpy's extra time
-# has paid for a compilation (a few seconds), which later small searches then gain from.
+# "auto" scans with numpy, which compiles nothing, below this many code comparisons until
+# the compiled kernels are there. The first such search starts loading them in a background
+# thread (from numba's on-disk cache: well under a second; a first compilation on a new
+# machine takes longer), so a fresh process answers its first queries at once with numpy
+# and the rest with the compiled scan, with no long stretch of slow queries.
+# The warm-up starts for a database of WARM_UP_WORDS words or more (where the compiled scan
+# saves a millisecond or more per query), or once numpy has done SMALL_SEARCH_TOTAL
+# comparisons in this process; a process searching only small databases (the digits)
+# never imports numba.
 SMALL_SEARCH = 10**7
+WARM_UP_WORDS = 2**17
 SMALL_SEARCH_TOTAL = 3 * 10**8
 _numpy_comparisons = [0]  # done by "auto" in this process (a racy count is good enough)
-_KERNELS = {"knn": "_knn_kernel", "radius": "_radius_kernel", "distances": "_distance_kernel"}
-# The first batch of queries does at most this many code comparisons of a scan (well under
-# a second), and at least a few query groups per thread, so each pass over a large
-# database serves many queries. Later batches grow towards BATCH_SECONDS each (a search
-# cheaper than a scan, multi-index hashing, gets large batches), never below the first.
-# Ctrl-C, honoured between batches, thus stops a long search within about a second.
-BATCH_COMPARISONS = 2**31
+_KERNELS = {
+    "knn": ("_knn_kernel", "_knn_few_kernel"),
+    "radius": ("_radius_kernel", "_sort_rows"),
+    "distances": ("_distance_kernel",),
+}
+_warm = {"started": False, "ready": set(), "lock": threading.Lock()}
+# The first batch of queries does at most this many word comparisons of a scan (a code of
+# n_words words counts n_words: a 256-bit scan costs about four times a 64-bit one), a
+# tenth of a second or so on one loaded core, and at least a few query groups per thread,
+# so each pass over a large database serves many queries. Multi-index hashing, whose cost
+# per query is not known beforehand (a kNN search with a large k on codes far apart costs
+# about a scan, per query), starts with MIN_BATCH_PER_THREAD queries per thread. Later
+# batches grow towards BATCH_SECONDS each, at most four times larger each time, never below
+# the first. Ctrl-C, honoured between batches, thus stops a long search within about a
+# second.
+BATCH_COMPARISONS = 2**28
 MIN_BATCH_PER_THREAD = 16
 BATCH_SECONDS = 0.25
 # Cost of multi-index hashing in codes the numba scan compares in the same time (measured on
@@ -49,9 +65,48 @@ def _numba_search():
 
 
 def _compiled(kind):
-    """Whether the numba kernel of search ``kind`` is compiled in this process already."""
+    """Whether the numba kernels of search ``kind`` are compiled in this process already."""
+    if kind in _warm["ready"]:
+        return True
     module = sys.modules.get(f"{__package__}._numba_search")
-    return module is not None and bool(getattr(module, _KERNELS[kind]).signatures)
+    if module is None:
+        return False
+    # (getattr's default: the warm-up thread may be importing the module right now)
+    kernels = [getattr(module, name, None) for name in _KERNELS[kind]]
+    return all(kernel is not None and kernel.signatures for kernel in kernels)
+
+
+def _warm_up():
+    """Compile (or load from numba's cache) every search kernel, in a daemon thread."""
+    with _warm["lock"]:
+        if _warm["started"]:
+            return
+        _warm["started"] = True
+
+    def load():
+        try:
+            module = _numba_search()
+            words = np.zeros((64, 1), dtype=np.uint64)
+            for n_queries in (1, 4):  # the few-queries kernel and the grouped one
+                module.knn_search(words[:n_queries], words, 1, n_jobs=1)
+            _warm["ready"].add("knn")
+            module.radius_search(words[:4], words, 0, n_jobs=1)
+            _warm["ready"].add("radius")
+            module.pairwise_distances(words[:1], words, n_jobs=1)
+            _warm["ready"].add("distances")
+        except Exception:  # noqa: BLE001 - numpy keeps answering; a scan would raise it
+            pass
+
+    _warm["thread"] = threading.Thread(target=load, name="skhash-numba-warm-up", daemon=True)
+    _warm["thread"].start()
+
+
+def warm_up_for(database, backend):
+    """Start loading the compiled kernels at ``fit`` when ``database`` is large enough for
+    them to matter (so the first query after a fit of a million codes finds them loaded)."""
+    if backend in ("auto", "numba", "mih"):
+        if len(database) * database.codes.n_words >= WARM_UP_WORDS:
+            _warm_up()
 
 
 def _join(parts):
@@ -94,7 +149,9 @@ def search(
     radius search, the distance matrix for "distances".
     """
     n_queries, n_database = len(queries), len(database)
-    first = max(MIN_BATCH_PER_THREAD * n_threads(n_jobs), BATCH_COMPARISONS // max(n_database, 1))
+    fewest = MIN_BATCH_PER_THREAD * n_threads(n_jobs)
+    words = max(n_database, 1) * max(queries.shape[1], 1)
+    first = fewest if backend == "mih" else max(fewest, BATCH_COMPARISONS // words)
     plan = {"backend": backend, "n_jobs": n_jobs, "memory_budget": memory_budget}
     parts, start, rows = [], 0, first
     while not parts or start < n_queries:
@@ -103,6 +160,8 @@ def search(
         start += rows
         seconds = max(time.perf_counter() - began, 1e-6)
         rows = max(first, min(4 * rows, int(rows * BATCH_SECONDS / seconds)))
+    if _warm.get("wanted") and not _warm["started"]:
+        _warm_up()  # after the answer: the thread's imports would hold up this search
     if kind == "distances":
         return _join(parts)
     return _join([p[0] for p in parts]), _join([p[1] for p in parts])
@@ -124,12 +183,11 @@ def backend_name(database, kind, n_queries, arg, backend="auto"):
     if backend != "auto":
         return "numba" if backend == "mih" and kind == "distances" else backend
     comparisons = n_queries * len(database)
-    if (
-        comparisons < SMALL_SEARCH
-        and _numpy_comparisons[0] < SMALL_SEARCH_TOTAL
-        and not _compiled(kind)
-    ):
+    if comparisons < SMALL_SEARCH and not _compiled(kind):
         _numpy_comparisons[0] += comparisons
+        words = len(database) * database.codes.n_words
+        if words >= WARM_UP_WORDS or _numpy_comparisons[0] >= SMALL_SEARCH_TOTAL:
+            _warm["wanted"] = True  # started once this search is answered (see search)
         return "numpy"
     if kind != "distances" and _mih_may_pay(database, kind, arg):
         return "mih"
