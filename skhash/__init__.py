@@ -11,6 +11,7 @@ from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
 from .neighbors import HashingNeighborsTransformer
+from .perceptual import PerceptualHash
 from .pipeline import EmbeddingTransformer, HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
@@ -33,6 +34,7 @@ __all__ = [
     "KMeansHashing",
     "LSH",
     "PCAHashing",
+    "PerceptualHash",
     "SpectralHashing",
     "make_hashing_pipeline",
     *_DEEP_HASHERS,
