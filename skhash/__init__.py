@@ -20,6 +20,7 @@ __version__ = "0.1.0.dev0"
 _DEEP_HASHERS = (
     *("SCAE", "DSBH", "DPHB", "DAHP"),
     *("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf"),
+    "CIBHash",
 )
 _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 

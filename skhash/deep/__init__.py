@@ -17,6 +17,7 @@ from ._inputs import ImageFileDataset
 __all__ = [
     "BACKBONES",
     "CSQ",
+    "CIBHash",
     "DAHP",
     "DPHB",
     "DPSH",
@@ -50,6 +51,7 @@ _LAZY = {
     "GreedyHash": "._greedyhash",
     "OrthoHash": "._orthohash",
     "BiHalf": "._bihalf",
+    "CIBHash": "._cibhash",
 }
 
 
