@@ -272,29 +272,43 @@ def run_methods(database, queries, query_ids, args):
             fit_seconds=fit,
         )
     if not args.no_deep:
+        from skhash.deep import PerceptualFeatures
+
         small = shrink(database)
-        hasher = CIBHash(
-            n_bits=N_BITS,
-            max_epochs=args.epochs,
-            batch_size=128,
-            device="cpu",
-            random_state=0,
-            n_jobs=args.threads,
-            verbose=0,
-        )
-        tic = time.perf_counter()
-        with _torch_threads(args.threads):
-            hasher.fit(small)
-        fit = time.perf_counter() - tic
-        evaluate(
-            f"skhash CIBHash (small CNN, {args.epochs} epochs)",
-            lambda ims, h=hasher: h.transform(shrink(ims)),
-            database,
-            queries,
-            query_ids,
-            results,
-            fit_seconds=fit,
-        )
+        deep = [
+            (
+                f"skhash CIBHash (PerceptualFeatures, {args.epochs} epochs)",
+                dict(backbone=PerceptualFeatures(), max_epochs=args.epochs, lr=3e-3),
+            )
+        ]
+        if args.cnn_epochs:
+            deep.append(
+                (
+                    f"skhash CIBHash (small CNN, {args.cnn_epochs} epochs)",
+                    dict(max_epochs=args.cnn_epochs, batch_size=128),
+                )
+            )
+        for name, settings in deep:
+            hasher = CIBHash(
+                n_bits=N_BITS,
+                **{"batch_size": 256, **settings},
+                device="cpu",
+                random_state=0,
+                n_jobs=args.threads,
+            )
+            tic = time.perf_counter()
+            with _torch_threads(args.threads):
+                hasher.fit(small)
+            fit = time.perf_counter() - tic
+            evaluate(
+                name,
+                lambda ims, h=hasher: h.transform(shrink(ims)),
+                database,
+                queries,
+                query_ids,
+                results,
+                fit_seconds=fit,
+            )
     return results, identical
 
 
@@ -326,10 +340,13 @@ def query_times(n_codes, n_queries, seed=0):
     queries = codes[rng.choice(n_codes, n_queries, replace=False)]
     times = {}
     index = HammingIndex(n_jobs=1).fit(codes)
-    index.kneighbors(queries[:2], n_neighbors=10)  # compile / warm up
-    tic = time.perf_counter()
-    index.kneighbors(queries, n_neighbors=10)
-    times["skhash HammingIndex.kneighbors (1 thread)"] = (time.perf_counter() - tic) / n_queries
+    index.kneighbors(queries, n_neighbors=10)  # compile, warm up
+    best = np.inf
+    for _ in range(2):
+        tic = time.perf_counter()
+        index.kneighbors(queries, n_neighbors=10)
+        best = min(best, time.perf_counter() - tic)
+    times["skhash HammingIndex.kneighbors (1 thread, best of 2)"] = best / n_queries
     bits = codes.astype(bool)
     tic = time.perf_counter()
     for q in queries[:10]:
@@ -363,7 +380,9 @@ def report(results, identical, times, info, args):
         "saved as 8-bit images; the original is the only relevant item. 64-bit codes, the "
         "whole database ranked by Hamming distance, ties counted as expected over their "
         "orders (tie-aware). The pixel hashers (LSH, ITQ) read 32x32 grey thumbnails; "
-        "CIBHash reads 32x32 RGB thumbnails and is fitted on the database itself "
+        "CIBHash reads 32x32 RGB thumbnails (through `skhash.deep.PerceptualFeatures`, the "
+        "low 16x16 DCT frequencies of the luminance and a learnt layer, or a small CNN) and is "
+        "fitted on the database itself "
         "(unsupervised: two augmented views of each crop, `Augmentation.near_duplicates()`, "
         "whose random edits are of the same kinds as the queries' but drawn independently).",
         "",
@@ -411,7 +430,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-database", type=int, default=2000)
     parser.add_argument("--n-queries", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--cnn-epochs", type=int, default=30, help="0: skip the small CNN")
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-deep", action="store_true")
@@ -420,6 +440,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.n_database, args.n_queries, args.epochs, args.codes = 300, 60, 2, 20_000
+        args.cnn_epochs = min(args.cnn_epochs, 1)
     rng = np.random.default_rng(0)
     photos, names = load_photos()
     database, _ = random_crops(photos, args.n_database, rng)

@@ -127,3 +127,21 @@ def test_jpeg_like_matches_pillow():
         ours = _jpeg_like(x, torch.tensor([float(quality)]), 0.0, 255.0)[0]
         ours = ours.permute(1, 2, 0).numpy()
         assert np.abs(ours - pil).mean() < 0.4 * np.abs(pil - crop).mean()
+
+
+def test_perceptual_features_read_phash_frequencies():
+    from skhash.deep import PerceptualFeatures
+
+    backbone = PerceptualFeatures(size=16, n_frequencies=4, hidden=8)
+    x = torch.from_numpy(_crops(16, 16)[:6].transpose(0, 3, 1, 2).copy()).float()
+    assert backbone(x).shape == (6, 8)
+    grey = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1)
+    low = backbone.dct @ grey @ backbone.dct.T
+    flipped = backbone.dct @ grey.flip(-1) @ backbone.dct.T
+    # a horizontal flip negates the frequencies that are odd along the width
+    signs = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    torch.testing.assert_close(flipped, low * signs, atol=1e-3, rtol=1e-4)
+    with pytest.raises(ValueError, match="n_frequencies"):
+        PerceptualFeatures(size=8, n_frequencies=9)
+    hasher = CIBHash(n_bits=8, backbone=backbone, **TINY_SETTINGS).fit(_crops()[:40])
+    assert hasher.transform(_crops()[:3]).shape == (3, 8)

@@ -13,6 +13,7 @@ from ._callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
 from ._dphb import DPHB
 from ._dsbh import DSBH
 from ._inputs import ImageFileDataset
+from ._perceptual_features import PerceptualFeatures
 
 __all__ = [
     "BACKBONES",
@@ -37,6 +38,7 @@ __all__ = [
     "HashingNetwork",
     "ImageFileDataset",
     "LRScheduler",
+    "PerceptualFeatures",
 ]
 
 # Hashers whose modules import more (ResNets, attention) are imported on first use, as are

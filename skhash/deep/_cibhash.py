@@ -58,13 +58,20 @@ class CIBHash(BaseDeepHasher):
     Fitting on the database itself is what near-duplicate search does: the network learns
     what stays the same across edits of the very images it will be asked to find.
 
-    Deviations: the codes are deterministic signs with a straight-through gradient (the
-    paper samples stochastic binary codes from ``sigmoid(h)``); the default backbone is a
-    small CNN trained from scratch (the paper fine-tunes a pretrained VGG-16: pass
-    ``backbone="vgg16"``-like modules with ``pretrained``, or precomputed embeddings with
+    The default backbone, ``"perceptual"`` (:class:`PerceptualFeatures`), reads the image
+    as pHash does (the low frequencies of the DCT of a 32x32 grey thumbnail) and learns a
+    layer on top: it trains in minutes on a CPU, and on photos it keeps pHash's tolerance of
+    compression and photometric edits while learning the flips, rotations and crops that
+    pHash does not survive. ``backbone="small_cnn"`` (or any other) learns from the pixels
+    instead (better with a GPU and many epochs); on precomputed embeddings use
     ``backbone="mlp"``, where ``"near_duplicates"`` augments the vectors by noise and
-    scaling only); the default augmentation is that of near-duplicate search (the paper's
-    is SimCLR's: crops, colour jitter, greyscale).
+    scaling only.
+
+    Deviations: the codes are deterministic signs with a straight-through gradient (the
+    paper samples stochastic binary codes from ``sigmoid(h)``); the paper fine-tunes a
+    pretrained VGG-16 (pass such a module with ``pretrained``); the default augmentation is
+    that of near-duplicate search (the paper's is SimCLR's: crops, colour jitter,
+    greyscale).
 
     Parameters
     ----------
@@ -118,7 +125,7 @@ class CIBHash(BaseDeepHasher):
         image_shape=None,
         temperature=0.3,
         kl_weight=0.001,
-        backbone="small_cnn",
+        backbone="perceptual",
         pretrained=None,
         backbone_lr_scale="auto",
         freeze_backbone=False,
@@ -127,9 +134,9 @@ class CIBHash(BaseDeepHasher):
         device="auto",
         precision="auto",
         num_workers=0,
-        max_epochs=50,
-        batch_size=128,
-        lr=1e-3,
+        max_epochs=100,
+        batch_size=256,
+        lr=3e-3,
         weight_decay=1e-5,
         optimizer="adam",
         lr_schedule="cosine",
