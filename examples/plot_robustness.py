@@ -3,9 +3,11 @@
 Robustness to perturbed queries
 ==========================================
 
-Queries in the wild are noisy, rotated, cropped or brighter than the database images. How
-much retrieval quality does each hasher lose? :func:`skhash.compare.robustness` fits each
-method on clean images, perturbs the queries at set strengths and reports the mAP drop.
+Queries in the wild are noisy, rotated, cropped, brighter, compressed, blurred or mirrored
+copies of database images. How much retrieval quality does each hasher lose?
+:func:`skhash.compare.robustness` fits each method on clean images, perturbs the queries at
+set strengths (:data:`skhash.compare.PERTURBATIONS`, the edits of the near-duplicate
+benchmark) and reports the mAP drop.
 """
 
 # %%
@@ -47,14 +49,18 @@ print(table.round(3).T)
 
 # %%
 # The drop against the strength of each perturbation (higher is worse; 0 is no loss):
-fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True)
-for ax, (kind, group) in zip(axes, drops.groupby("perturbation", sort=False), strict=True):
+groups = drops.groupby("perturbation", sort=False)
+fig, axes = plt.subplots(2, (len(groups) + 1) // 2, figsize=(15, 6), sharey=True, squeeze=False)
+axes = axes.ravel()
+for ax in axes[len(groups) :]:
+    ax.set_visible(False)
+for ax, (kind, group) in zip(axes[: len(groups)], groups, strict=True):
     for method, rows in group.groupby("method", sort=False):
         ax.plot(rows["strength"], rows["mAP_drop"], marker="o", label=method)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(title=kind, xlabel="strength")
     ax.grid(alpha=0.3)
 axes[0].set_ylabel("mAP drop (clean - perturbed)")
-axes[-1].legend(fontsize="small")
+axes[len(groups) - 1].legend(fontsize="small")
 fig.tight_layout()
 plt.show()

@@ -12,6 +12,7 @@ from .classic import ITQ, LSH, KMeansHashing, PCAHashing, SpectralHashing
 from .coarse_to_fine import CoarseToFine
 from .index import HammingIndex
 from .neighbors import HashingNeighborsTransformer
+from .perceptual import PerceptualHash
 from .pipeline import EmbeddingTransformer, HashingPipeline, make_hashing_pipeline
 
 __version__ = "0.1.0.dev0"
@@ -20,6 +21,7 @@ __version__ = "0.1.0.dev0"
 _DEEP_HASHERS = (
     *("SCAE", "DSBH", "DPHB", "DAHP"),
     *("DPSH", "DSH", "HashNet", "CSQ", "GreedyHash", "OrthoHash", "BiHalf"),
+    "CIBHash",
 )
 _LAZY_SUBMODULES = ("deep", "metrics", "datasets", "compare")
 
@@ -35,6 +37,7 @@ __all__ = [
     "KMeansHashing",
     "LSH",
     "PCAHashing",
+    "PerceptualHash",
     "SpectralHashing",
     "load",
     "make_hashing_pipeline",

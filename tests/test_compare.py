@@ -193,7 +193,7 @@ def test_perturb_properties():
     bright = perturb(images, "brightness", 0.2, value_range=(0, 2))
     np.testing.assert_allclose(bright, images + 0.4)
     with pytest.raises(ValueError, match="kind must be one of"):
-        perturb(images, "blur", 1)
+        perturb(images, "swirl", 1)
     with pytest.raises(ValueError, match="non-negative"):
         perturb(images, "noise", -1)
     with pytest.raises(ValueError, match="image_shape"):
@@ -219,7 +219,7 @@ def test_robustness_drops(digits):
     assert (strong["mAP_drop"] > 0).all()
     np.testing.assert_allclose(drops["mAP_drop"], drops["clean_mAP"] - drops["mAP"])
     with pytest.raises(ValueError, match="Unknown perturbation"):
-        robustness(["ITQ"], X, y, perturbations={"blur": [1]})
+        robustness(["ITQ"], X, y, perturbations={"swirl": [1]})
 
 
 # -- command line -------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Robustness of hashers to perturbed queries: noise, rotation, crop, brightness."""
+"""Robustness of hashers to perturbed queries: the edits a copy of an image goes through.
+
+:func:`perturb` is the one implementation of these edits in skhash: the robustness part of
+``compare`` and the near-duplicate benchmark (``benchmarks/robust_retrieval.py``) both use it.
+"""
 
 from numbers import Real
 
@@ -15,12 +19,21 @@ from ._runner import check_n_bits, check_protocol, prepare_data, run_protocol
 __all__ = ["PERTURBATIONS", "perturb", "robustness"]
 
 #: Default strengths of each perturbation: noise and brightness as a fraction of the pixel
-#: range, rotation in degrees, crop as the fraction of each side cut away.
+#: range, rotation in degrees, crop as the fraction of each side cut away, JPEG as
+#: ``100 - quality``, scale as the fraction of the resolution lost, gain and contrast as the
+#: relative change, blur as the Gaussian's standard deviation in pixels, hflip as the
+#: probability of a flip (see :func:`perturb`).
 PERTURBATIONS = {
     "noise": (0.05, 0.1, 0.2),
     "rotation": (5.0, 15.0, 30.0),
     "crop": (0.1, 0.2, 0.3),
     "brightness": (0.1, 0.2, 0.4),
+    "jpeg": (50.0, 70.0, 90.0),
+    "scale": (0.25, 0.5, 0.75),
+    "gain": (0.1, 0.3, 0.5),
+    "contrast": (0.2, 0.4, 0.6),
+    "blur": (0.5, 1.0, 2.0),
+    "hflip": (1.0,),
 }
 
 
@@ -58,6 +71,60 @@ def _crop_resize(image, strength, rng):
     return np.reshape(out, image.shape)
 
 
+def _planes_to_pil(planes, low, span):
+    """``(C, H, W)`` float pixels as an 8-bit Pillow image ("L" or "RGB") and back."""
+    from PIL import Image
+
+    pixels = np.clip(np.rint((planes - low) * (255.0 / span)), 0, 255).astype(np.uint8)
+    if len(pixels) == 3:
+        return Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)), mode="RGB")
+    return [Image.fromarray(p, mode="L") for p in pixels]
+
+
+def _jpeg(image, quality, low, span):
+    """JPEG-compress one ``(..., H, W)`` image at ``quality`` with Pillow, as a file would be
+    (colour images as RGB, 4:2:0 chroma subsampling; other channels one by one, grey)."""
+    import io
+
+    from PIL import Image
+
+    planes = image.reshape(-1, *image.shape[-2:])
+    pil = _planes_to_pil(planes, low, span)
+    out = []
+    for one in pil if isinstance(pil, list) else [pil]:
+        buffer = io.BytesIO()
+        one.save(buffer, format="JPEG", quality=int(quality))
+        with Image.open(buffer) as decoded:
+            pixels = np.asarray(decoded, dtype=np.float64)
+        out.append(pixels.transpose(2, 0, 1) if pixels.ndim == 3 else pixels[None])
+    return (np.concatenate(out) * (span / 255.0) + low).reshape(image.shape)
+
+
+def _rescale(image, factor):
+    """Shrink one image to ``factor`` of its size (antialiased bilinear) and enlarge it back:
+    a rescaled copy compared at the original's size."""
+    from PIL import Image
+
+    height, width = image.shape[-2:]
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    planes = image.reshape(-1, height, width)
+    out = []
+    for plane in planes:
+        pil = Image.fromarray(plane.astype(np.float32), mode="F")
+        pil = pil.resize(small, Image.Resampling.BILINEAR).resize(
+            (width, height), Image.Resampling.BILINEAR
+        )
+        out.append(np.asarray(pil, dtype=np.float64))
+    return np.reshape(out, image.shape)
+
+
+def _luminance(image):
+    """Mean grey level of one ``(..., H, W)`` image (ITU-R 601-2 luma for 3 channels)."""
+    if image.ndim == 3 and image.shape[0] == 3:
+        return float(np.tensordot([0.299, 0.587, 0.114], image, axes=1).mean())
+    return float(image.mean())
+
+
 def perturb(X, kind, strength, *, image_shape=None, value_range=None, random_state=None):
     """Perturb images as a query might be in the wild.
 
@@ -65,13 +132,23 @@ def perturb(X, kind, strength, *, image_shape=None, value_range=None, random_sta
     ----------
     X : array-like of shape (n, H, W), (n, C, H, W) or (n, H * W)
         Images (flat vectors are reshaped with ``image_shape``, or to a square).
-    kind : {"noise", "rotation", "crop", "brightness"}
+    kind : {"noise", "rotation", "crop", "brightness", "jpeg", "scale", "gain", \
+"contrast", "blur", "hflip"}
         ``"noise"``: add Gaussian noise of standard deviation ``strength`` times the pixel
         range. ``"rotation"``: rotate by ``strength`` degrees, clockwise or not at random.
         ``"crop"``: cut a random window ``1 - strength`` of each side and resize it back.
         ``"brightness"``: add ``strength`` times the pixel range.
+        ``"jpeg"``: compress with Pillow's JPEG encoder at quality ``100 - strength`` (the
+        pixels as 8-bit values of the range). ``"scale"``: shrink to ``1 - strength`` of the
+        size (antialiased) and enlarge back. ``"gain"``: multiply the pixels (above the
+        range's low end) by ``1 + strength`` or ``1 - strength``, at random.
+        ``"contrast"``: scale each image's deviation from its mean grey level by
+        ``1 + strength`` or ``1 - strength``, at random. ``"blur"``: Gaussian blur of
+        standard deviation ``strength`` pixels. ``"hflip"``: flip left-right, each image with
+        probability ``strength``.
     strength : float
-        Non-negative; 0 returns an unchanged copy.
+        Non-negative; 0 returns an unchanged copy. At most 99 for ``"jpeg"``, below 1 for
+        ``"crop"`` and ``"scale"``, at most 1 for ``"hflip"``.
     image_shape : tuple of int, default=None
         Shape of one image when ``X`` holds flat vectors.
     value_range : (float, float), default=None
@@ -101,8 +178,12 @@ def perturb(X, kind, strength, *, image_shape=None, value_range=None, random_sta
         raise ValueError(f"kind must be one of {sorted(PERTURBATIONS)}; got {kind!r}.")
     if isinstance(strength, bool) or not isinstance(strength, Real) or strength < 0:
         raise ValueError(f"strength must be a non-negative number; got {strength!r}.")
-    if kind == "crop" and strength >= 1:
-        raise ValueError(f"crop strength is the fraction cut away, in [0, 1); got {strength}.")
+    if kind in ("crop", "scale") and strength >= 1:
+        raise ValueError(f"{kind} strength is the fraction cut away, in [0, 1); got {strength}.")
+    if kind == "jpeg" and strength > 99:
+        raise ValueError(f"jpeg strength is 100 - quality, in [0, 99]; got {strength}.")
+    if kind == "hflip" and strength > 1:
+        raise ValueError(f"hflip strength is a probability, in [0, 1]; got {strength}.")
     images, shape = _as_images(X, image_shape)
     low, high = (images.min(), images.max()) if value_range is None else value_range
     span = float(high - low) or 1.0
@@ -120,8 +201,29 @@ def perturb(X, kind, strength, *, image_shape=None, value_range=None, random_sta
             out[i] = ndimage.rotate(
                 image, sign * strength, axes=(-2, -1), reshape=False, order=1, cval=low
             )
-    else:
+    elif kind == "crop":
         out = np.stack([_crop_resize(image, strength, rng) for image in images])
+    elif kind == "jpeg":
+        out = np.stack([_jpeg(image, 100 - strength, low, span) for image in images])
+    elif kind == "scale":
+        out = np.stack([_rescale(image, 1.0 - strength) for image in images])
+    elif kind == "gain":
+        signs = rng.choice([-1.0, 1.0], size=len(images))
+        factors = (1.0 + signs * strength).reshape(-1, *([1] * (images.ndim - 1)))
+        out = low + (images - low) * factors
+    elif kind == "contrast":
+        signs = rng.choice([-1.0, 1.0], size=len(images))
+        out = np.empty_like(images)
+        for i, (image, sign) in enumerate(zip(images, signs, strict=True)):
+            grey = _luminance(image)
+            out[i] = grey + (1.0 + sign * strength) * (image - grey)
+    elif kind == "blur":
+        sigma = [0.0] * (images.ndim - 2) + [strength, strength]
+        out = ndimage.gaussian_filter(images, sigma=sigma, mode="reflect")
+    else:  # hflip
+        flip = rng.random(len(images)) < strength
+        out = images.copy()
+        out[flip] = images[flip][..., ::-1]
     return np.clip(out, low, high).reshape(shape)
 
 

@@ -13,10 +13,12 @@ from ._callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
 from ._dphb import DPHB
 from ._dsbh import DSBH
 from ._inputs import ImageFileDataset
+from ._perceptual_features import PerceptualFeatures
 
 __all__ = [
     "BACKBONES",
     "CSQ",
+    "CIBHash",
     "DAHP",
     "DPHB",
     "DPSH",
@@ -36,6 +38,7 @@ __all__ = [
     "HashingNetwork",
     "ImageFileDataset",
     "LRScheduler",
+    "PerceptualFeatures",
 ]
 
 # Hashers whose modules import more (ResNets, attention) are imported on first use, as are
@@ -50,6 +53,7 @@ _LAZY = {
     "GreedyHash": "._greedyhash",
     "OrthoHash": "._orthohash",
     "BiHalf": "._bihalf",
+    "CIBHash": "._cibhash",
 }
 
 

@@ -6,7 +6,8 @@ A backbone maps a batch of images ``(n, C, H, W)`` to features ``(n, out_feature
 - a built-in name (:data:`BACKBONES`): ``"small_cnn"`` (DSBH's three convolution blocks),
   ``"alexnet_bn"`` (DPHB's AlexNet with batch-norm), ``"alexnet"``, ``"resnet18"``,
   ``"resnet34"``, ``"resnet50"`` (torchvision's layouts, so ImageNet weights load from a local
-  file) and ``"mlp"`` (fully connected, for feature vectors such as precomputed embeddings);
+  file), ``"mlp"`` (fully connected, for feature vectors such as precomputed embeddings) and
+  ``"perceptual"`` (pHash's DCT of the luminance, then a learnt layer: CIBHash's default);
 - any :class:`torch.nn.Module`: it is deep-copied at fit (the user's module is never changed
   or re-initialised, unless it has lazy layers and so no weights yet), its output flattened;
   a 4-D output is average-pooled first. A module that cannot take ``(n, C, H, W)`` images is
@@ -393,6 +394,12 @@ def _mlp(image_shape, hidden=(512, 512), dropout=0.0):
     return MLP(math.prod(image_shape), hidden=hidden, dropout=dropout)
 
 
+def _perceptual(image_shape, size=32, n_frequencies=16, hidden=512):
+    from ._perceptual_features import PerceptualFeatures
+
+    return PerceptualFeatures(size=size, n_frequencies=n_frequencies, hidden=hidden)
+
+
 #: Built-in backbones by name: ``builder(image_shape, **options) -> module``.
 BACKBONES = {
     "small_cnn": _small_cnn,
@@ -402,6 +409,7 @@ BACKBONES = {
     "resnet34": _resnet(34),
     "resnet50": _resnet(50),
     "mlp": _mlp,
+    "perceptual": _perceptual,  # PerceptualFeatures: pHash's DCT, then a learnt layer
 }
 
 

@@ -50,7 +50,18 @@ class Trainer:
     loss_fn : callable
         ``loss_fn(outputs, batch) -> dict`` of scalar loss terms, summed for the gradient.
         ``batch`` is a dict with ``"x"`` (network input on the device), ``"y"`` (targets on
-        the device or None) and ``"index"`` (positions in the training set, on CPU).
+        the device or None), ``"index"`` (positions in the training set, on CPU) and
+        ``"n_views"``.
+
+    Notes
+    -----
+    A method that learns from several views of each image (contrastive, cross-view
+    hashing) sets the class attribute ``n_views`` (2 for a pair). Each training batch of
+    ``m`` images is then augmented ``n_views`` times, independently, and the network sees
+    the ``n_views * m`` views stacked view by view: ``outputs[k][v * m:(v + 1) * m]`` are
+    those of view ``v``, and ``batch["x"]`` holds them all (``batch["y"]`` and
+    ``batch["index"]`` stay per image). Batch normalisation sees every view. Without
+    augmentation (validation batches) the views are the same image.
     max_epochs : int, default=None
         Epochs of this run; ``hasher.max_epochs`` when None.
     param_groups : list of dict, default=None
@@ -123,10 +134,15 @@ class Trainer:
         self.module.train(train)
         device_generator = h._device_generator if train else None
         sums, names, count = None, None, 0
+        n_views = int(getattr(h, "n_views", 1))
         for images, index in loader:
-            x = h._preprocessing(images, self.device, generator=device_generator)
+            views = [
+                h._preprocessing(images, self.device, generator=device_generator)
+                for _ in range(n_views)
+            ]
+            x = views[0] if n_views == 1 else torch.cat(views)
             y = None if targets is None else targets[index].to(self.device, non_blocking=True)
-            batch = {"x": x, "y": y, "index": index}
+            batch = {"x": x, "y": y, "index": index, "n_views": n_views}
             with torch.set_grad_enabled(train):
                 with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp):
                     raw = self.module(x)

@@ -2,6 +2,7 @@
 
 from ._backend import DEFAULT_MEMORY_BUDGET, SearchBackend
 from ._hamming_index import HammingIndex, hamming_distances
+from ._hex import codes_from_hex, codes_to_hex
 from ._packing import check_codes, pack_codes, unpack_codes
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "HammingIndex",
     "SearchBackend",
     "check_codes",
+    "codes_from_hex",
+    "codes_to_hex",
     "hamming_distances",
     "pack_codes",
     "unpack_codes",
