@@ -332,18 +332,7 @@ class BaseDeepHasher(BaseHasher):
         self.n_classes_ = n_classes
         self._multilabel = y is not None and y.ndim == 2
         self.augmentation_ = check_augmentation(self.augmentation, X.image_shape)
-        channels_last = channels_last_on(self.device_, network)
-        self._preprocessing = Preprocessing(
-            self.channel_mean_,
-            self.channel_std_,
-            self.pixel_range_,
-            self.augmentation_,
-            channels_last,
-        )
-        # the layout is set either way: a warm start may continue a network that was
-        # channels-last where it was fitted (a GPU) but must not be here (see channels_last_on)
-        layout = torch.channels_last if channels_last else torch.contiguous_format
-        network = network.to(self.device_).to(memory_format=layout)
+        network = self._place(network)
         self.module_, self.history_ = network, history
         self._module_config_ = architecture
         with torch_threads(self.n_jobs):
@@ -352,6 +341,22 @@ class BaseDeepHasher(BaseHasher):
         self.best_epoch_ = trainer.best_epoch
         self._warn_if_training_failed(trainer.initial_loss)
         self._generator = self._device_generator = None
+
+    def _place(self, network):
+        """``network`` on ``self.device_`` in the memory layout it runs in there, and the
+        preprocessing that feeds it batches in that layout."""
+        channels_last = channels_last_on(self.device_, network)
+        self._preprocessing = Preprocessing(
+            self.channel_mean_,
+            self.channel_std_,
+            self.pixel_range_,
+            self.augmentation_,
+            channels_last,
+        )
+        # set either way: a warm start may continue a network that was channels-last where it
+        # was fitted (a GPU) but must not be here (see channels_last_on)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        return network.to(self.device_).to(memory_format=layout)
 
     def _given_bit_weights(self, weights, n_bits):
         """Per-level weights (``{level: weight}``, unlisted levels 0) become per-bit ones."""
@@ -514,18 +519,7 @@ class BaseDeepHasher(BaseHasher):
         self._device_generator = None
         self.callbacks_ = []
         self.device_ = self._device_after_load(self.device_)
-        channels_last = channels_last_on(self.device_, network.backbone)
-        network = network.to(self.device_)
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
-        self.module_ = network.eval()
-        self._preprocessing = Preprocessing(
-            self.channel_mean_,
-            self.channel_std_,
-            self.pixel_range_,
-            self.augmentation_,
-            channels_last,
-        )
+        self.module_ = self._place(network).eval()
 
     def _device_after_load(self, fitted_on, stacklevel=6):
         """The device a loaded model runs on: ``device`` resolved here, else the CPU (with
@@ -556,12 +550,8 @@ class BaseDeepHasher(BaseHasher):
         super().__setstate__(state)
         if getattr(self, "module_", None) is None:
             return
-        device = self._device_after_load(self.device_, stacklevel=3)
-        self.device_ = device
-        self.module_ = self.module_.to(device).eval()
-        if not channels_last_on(device, self.module_):
-            self._preprocessing.channels_last = False
-            self.module_ = self.module_.to(memory_format=torch.contiguous_format)
+        self.device_ = self._device_after_load(self.device_, stacklevel=3)
+        self.module_ = self._place(self.module_).eval()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
