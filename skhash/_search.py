@@ -36,6 +36,11 @@ class SearchMixin:
     once (except what the database must keep: embeddings, learnt weights).
     """
 
+    def _search_mode(self):
+        """``(rerank, rerank_factor)`` as searches apply them: the parameters, unless the
+        hasher ranks by a fusion it learnt at fit (deep multi-level codes)."""
+        return self.rerank, self.rerank_factor
+
     # -- queries ----------------------------------------------------------------------
     def _queries(self, X):
         """Codes (None for the database itself) and, when re-ranking needs it, the
@@ -100,9 +105,9 @@ class SearchMixin:
         check_is_fitted(self, "index_")
         n_neighbors = check_n_neighbors(n_neighbors, self.index_.n_indexed_, itself=X is None)
         codes, embedding = self._queries(X)
-        if self.rerank is None:
+        rerank, factor = self._search_mode()
+        if rerank is None:
             return self.index_._kneighbors_positions(codes, n_neighbors, False)
-        factor = self.rerank_factor
         n_available = self.index_.n_indexed_ - (X is None)
         n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
         database, _, candidates = self.index_._kneighbors_positions(codes, n_candidates, False)
@@ -140,9 +145,10 @@ class SearchMixin:
 
     def _rerank_rows(self, database, codes, embedding, rows, candidates):
         """Re-ranking distances of query ``rows`` to their ``candidates`` (positions)."""
-        stored = self.rerank == "embedding"
+        rerank = self._search_mode()[0]
+        stored = rerank == "embedding"
         return rerank_distances(
-            self.rerank,
+            rerank,
             codes,
             _unpacked(database, candidates),
             weights=self._search_bit_weights(),
@@ -200,7 +206,7 @@ class SearchMixin:
         codes, embedding = self._queries(X)
         radius = 2 if radius is None else radius
         database, dist, positions = self.index_._radius_positions(codes, radius, False)
-        if self.rerank is not None:
+        if self._search_mode()[0] is not None:
             if codes is None:
                 codes = unpack_codes(database.codes.words(), database.n_bits)
             dist, positions = self._rerank_lists(database, codes, embedding, positions)
@@ -247,22 +253,22 @@ class SearchMixin:
             codes = unpack_codes(database.codes.words(), database.n_bits)
         n_db = len(database)
         step = max(1, chunk_bytes // (8 * max(n_db, 1)))
-        factor = self.rerank_factor
+        rerank, factor = self._search_mode()
         n_candidates = n_db if k is None or factor is None else min(n_db, k * factor)
         all_codes = (
-            None if self.rerank is None else unpack_codes(database.codes.words(), database.n_bits)
+            None if rerank is None else unpack_codes(database.codes.words(), database.n_bits)
         )
 
         def chunks():
             for start in range(0, len(codes), step):
                 rows = slice(start, min(start + step, len(codes)))
                 hamming = index.distances(codes[rows])
-                if self.rerank is None:
+                if rerank is None:
                     yield rows, hamming
                     continue
-                stored = self._database_embedding() if self.rerank == "embedding" else None
+                stored = self._database_embedding() if rerank == "embedding" else None
                 finer = rerank_distances(
-                    self.rerank,
+                    rerank,
                     codes[rows],
                     all_codes,
                     weights=self._search_bit_weights(),

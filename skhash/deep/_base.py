@@ -17,7 +17,7 @@ from sklearn.utils.validation import _check_feature_names, check_array, validate
 from torch import nn
 
 from ..base import BaseHasher, check_numeric_dtype
-from ..reranking import check_bit_weights
+from ..reranking import check_bit_weights, learn_level_weights
 from ._augment import Augmentation, check_augmentation
 from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
 from ._device import PRECISIONS, channels_last_on, resolve_device, torch_threads
@@ -366,6 +366,43 @@ class BaseDeepHasher(BaseHasher):
         for level, bits in blocks.items():
             per_bit[bits] = weights.get(level, 0.0)
         return check_bit_weights(per_bit, n_bits)
+
+    # -- fusion of multi-level codes ----------------------------------------------------
+    def _resolve_bit_weights(self, codes, y, embedding):
+        """With ``levels``, labels and no ``bit_weights``: the block weights of the default
+        ranking, chosen on the training codes (:func:`~skhash.reranking.learn_level_weights`:
+        each block alone, all equal, or mixtures, whichever ranks the training items best),
+        so that fusing levels never ranks worse than the best level alone. ``bit_weights_``
+        is then None when all blocks weigh the same (plain Hamming ranking)."""
+        self.level_weights_ = None
+        blocks = getattr(self, "code_blocks_", None)
+        if self.bit_weights is not None or blocks is None or y is None:
+            return super()._resolve_bit_weights(codes, y, embedding)
+        weights, _ = learn_level_weights(codes, y, blocks, random_state=self.random_state)
+        self.level_weights_ = weights
+        if len(set(weights.values())) == 1:
+            return None
+        return self._given_bit_weights(weights, codes.shape[1])
+
+    def _fused(self):
+        """Whether searches rank by the block weights learnt at fit (see above)."""
+        return (
+            self.bit_weights is None
+            and getattr(self, "level_weights_", None) is not None
+            and getattr(self, "bit_weights_", None) is not None
+        )
+
+    def _search_bit_weights(self):
+        if self._fused():
+            return self.bit_weights_
+        return super()._search_bit_weights()
+
+    def _search_mode(self):
+        """Without ``rerank``, a fused multi-level model ranks every item by the weighted
+        Hamming distance of its blocks (exactly: no candidate cut by plain Hamming)."""
+        if self.rerank is None and self._fused():
+            return "weighted", None
+        return super()._search_mode()
 
     def _check_batch_norm(self, network):
         norms = (nn.BatchNorm1d, nn.BatchNorm2d)

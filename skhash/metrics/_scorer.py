@@ -53,7 +53,9 @@ def _query_distances(hasher, X, k=None, *, ranking=True):
     chunks : iterator of (slice, ndarray of shape (n_rows, n_database))
         Consecutive query rows and their distances, about ``_DISTANCE_CHUNK_BYTES`` each.
     """
-    if ranking and getattr(hasher, "rerank", None) is not None:
+    search_mode = getattr(hasher, "_search_mode", None)
+    rerank = search_mode()[0] if search_mode is not None else getattr(hasher, "rerank", None)
+    if ranking and rerank is not None:
         return hasher._ranking_distances(X, k, chunk_bytes=_DISTANCE_CHUNK_BYTES)
     codes = hasher.transform(X)
     index = hasher.index_
