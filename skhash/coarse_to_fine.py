@@ -438,6 +438,12 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             return fine._rerank(database, codes, embedding, candidates)
         return fine._rerank_lists(database, codes, embedding, candidates)
 
+    def _fine_mode(self):
+        """``(rerank, rerank_factor)`` of the fine hasher as its own searches apply them (a
+        fused multi-level model re-ranks without ``rerank`` set)."""
+        mode = getattr(self.fine_, "_search_mode", None)
+        return mode() if mode is not None else (self.fine_.rerank, self.fine_.rerank_factor)
+
     def _coarse_codes(self, X):
         check_is_fitted(self)
         if X is None:
@@ -481,13 +487,13 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         coarse_codes = self._coarse_codes(X)
         n_available = self.n_indexed_ - (X is None)
         n_neighbors = check_n_neighbors(n_neighbors, self.n_indexed_, itself=X is None)
-        if self.fine_.rerank is None:
+        rerank, factor = self._fine_mode()
+        if rerank is None:
             indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
             dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
             return (dist, ind) if return_distance else ind
         # the fine hasher's re-ranking: its rerank_factor x k nearest candidates by fine
         # Hamming distance, reordered by its re-ranking distance
-        factor = self.fine_.rerank_factor
         n_ranked = n_available if factor is None else min(n_available, n_neighbors * factor)
         indptr, indices = self._candidates(coarse_codes, n_ranked + (X is None))
         _, candidates = self._order_candidates(X, indptr, indices, n_neighbors=n_ranked)
@@ -518,7 +524,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         radius = check_radius(2 if radius is None else radius, self.fine_.index_.n_bits_)
         indptr, indices = self._candidates(coarse_codes, 0)
         dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
-        if self.fine_.rerank is not None:  # the ball's items by re-ranking distance
+        if self._fine_mode()[0] is not None:  # the ball's items by re-ranking distance
             dist, ind = self._rerank(X, ind)
         ind = to_object_array(list(ind))
         return (to_object_array(list(dist)), ind) if return_distance else ind
@@ -584,7 +590,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         indptr, indices = self._candidates(coarse_codes, 0)
         fine_dist, fine_ind = self._order_candidates(X, indptr, indices, radius=np.inf)
         after_candidates = self.fine_.index_.n_bits_ + 1
-        if self.fine_.rerank is not None:
+        if self._fine_mode()[0] is not None:
             # candidates in the order (and ties) of their re-ranking distance: dense ranks
             reranked, fine_ind = self._rerank(X, fine_ind)
             fine_dist = [dense_ranks(d[np.newaxis])[0] for d in reranked]
