@@ -100,10 +100,11 @@ for name, weights in [
     print(f"{name:<28}{precision:7.3f}{score:7.3f}{seconds:9.3f}")
 
 # %%
-# The top level carries the digit identity; the mid level alone finds strokes more than
-# digits, and equal weights (plain Hamming distance) land in between. The learnt default
-# ranks at least as well as the best block: on this data the mid level does not add to the
-# top one, and the weights say so.
+# The top level carries the digit identity (P@100 about 0.93); the mid level alone finds
+# strokes more than digits (about 0.58), and equal weights, the plain Hamming distance over
+# the 32 bits, land in between (about 0.90). The learnt default keeps the mid level at a
+# quarter of the top level's weight and ranks as well as the top level alone: never worse
+# than the best block, which plain Hamming distance is not.
 #
 # Nested codes: three code lengths from one model
 # -----------------------------------------------
