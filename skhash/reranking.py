@@ -241,19 +241,21 @@ def learn_level_weights(
     {2: 0.0, 3: 1.0}
     """
     # Imported here: the metrics import this module's siblings at package import.
+    from .index import HammingIndex
     from .index._backend import dense_ranks
     from .metrics import mean_average_precision
 
     rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
-    codes = np.asarray(codes, dtype=bool)
+    codes = np.asarray(codes, dtype=np.uint8)
     n = len(codes)
     order = rng.permutation(n)
     n_q = max(1, min(n_queries, n // 2))
     queries, database = order[:n_q], order[n_q : n_q + min(n_database, n - n_q)]
     levels = list(blocks)
     per_level = [
-        (codes[queries][:, None, blocks[level]] != codes[database][None, :, blocks[level]])
-        .sum(axis=2)
+        HammingIndex()
+        .fit(codes[database][:, blocks[level]], check_input=False)
+        .distances(codes[queries][:, blocks[level]])
         .astype(np.float64)
         for level in levels
     ]
