@@ -54,7 +54,9 @@ def test_every_deep_hasher_takes_nested(name):
     assert cls().nested is None
 
 
-@pytest.mark.parametrize("name", ["DSH", "BiHalf", "SCAE", "DSBH"])
+# Two epochs on 300 digits: some methods (DPHB) still give few distinct codes, nested or not.
+@pytest.mark.filterwarnings("ignore:.*gives every training sample the same code")
+@pytest.mark.parametrize("name", DEEP_HASHERS)
 def test_nested_training_adds_the_prefix_losses(digits, name):
     X, y, Xq, _ = digits
     cls = getattr(skhash.deep, name)
