@@ -108,6 +108,8 @@ class SearchMixin:
         rerank, factor = self._search_mode()
         if rerank is None:
             return self.index_._kneighbors_positions(codes, n_neighbors, False)
+        if factor is None and codes is not None:
+            return self._rerank_database(codes, embedding, rerank, n_neighbors)
         n_available = self.index_.n_indexed_ - (X is None)
         n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
         database, _, candidates = self.index_._kneighbors_positions(codes, n_candidates, False)
@@ -115,6 +117,34 @@ class SearchMixin:
             codes = unpack_codes(database.codes.words(), database.n_bits)
         dist, positions = self._rerank(database, codes, embedding, candidates)
         return database, dist[:, :n_neighbors], positions[:, :n_neighbors]
+
+    def _rerank_database(self, codes, embedding, rerank, n_neighbors):
+        """Every item re-ranked (``rerank_factor=None``): the re-ranking distances to the
+        whole database by matrix products, chunk by chunk of queries, the ``n_neighbors``
+        nearest kept (ties by position), rather than gathering each query's own copy of
+        every database code."""
+        database = self.index_._snapshot()
+        all_codes = unpack_codes(database.codes.words(), database.n_bits)
+        stored = self._database_embedding() if rerank == "embedding" else None
+        weights = self._search_bit_weights()
+        n_db = len(database)
+        step = max(1, DEFAULT_MEMORY_BUDGET // (16 * max(1, n_db)))
+        dist = np.empty((len(codes), n_neighbors), dtype=np.float64)
+        positions = np.empty((len(codes), n_neighbors), dtype=np.int64)
+        for start in range(0, len(codes), step):
+            rows = slice(start, start + step)
+            finer = rerank_distances(
+                rerank,
+                codes[rows],
+                all_codes,
+                weights=weights,
+                query_embedding=None if embedding is None else embedding[rows],
+                candidate_embedding=stored,
+            )
+            every = np.broadcast_to(np.arange(n_db), finer.shape)
+            d, p = sort_hits(finer, every)
+            dist[rows], positions[rows] = d[:, :n_neighbors], p[:, :n_neighbors]
+        return database, dist, positions
 
     def _rerank(self, database, codes, embedding, candidates):
         """Each query's candidates re-ordered by the re-ranking distance, with it."""
