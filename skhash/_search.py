@@ -36,6 +36,11 @@ class SearchMixin:
     once (except what the database must keep: embeddings, learnt weights).
     """
 
+    def _search_mode(self):
+        """``(rerank, rerank_factor)`` as searches apply them: the parameters, unless the
+        hasher ranks by a fusion it learnt at fit (deep multi-level codes)."""
+        return self.rerank, self.rerank_factor
+
     # -- queries ----------------------------------------------------------------------
     def _queries(self, X):
         """Codes (None for the database itself) and, when re-ranking needs it, the
@@ -106,11 +111,13 @@ class SearchMixin:
         check_is_fitted(self, "index_")
         n_neighbors = check_n_neighbors(n_neighbors, self.index_.n_indexed_, itself=X is None)
         codes, embedding = self._queries(X)
-        if self.rerank is None:
+        rerank, factor = self._search_mode()
+        if rerank is None:
             return self.index_._kneighbors_positions(
                 codes, n_neighbors, False, n_jobs=self._search_n_jobs()
             )
-        factor = self.rerank_factor
+        if factor is None and codes is not None:
+            return self._rerank_database(codes, embedding, rerank, n_neighbors)
         n_available = self.index_.n_indexed_ - (X is None)
         n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
         database, _, candidates = self.index_._kneighbors_positions(
@@ -120,6 +127,34 @@ class SearchMixin:
             codes = unpack_codes(database.codes.words(), database.n_bits)
         dist, positions = self._rerank(database, codes, embedding, candidates)
         return database, dist[:, :n_neighbors], positions[:, :n_neighbors]
+
+    def _rerank_database(self, codes, embedding, rerank, n_neighbors):
+        """Every item re-ranked (``rerank_factor=None``): the re-ranking distances to the
+        whole database by matrix products, chunk by chunk of queries, the ``n_neighbors``
+        nearest kept (ties by position), rather than gathering each query's own copy of
+        every database code."""
+        database = self.index_._snapshot()
+        all_codes = unpack_codes(database.codes.words(), database.n_bits)
+        stored = self._database_embedding() if rerank == "embedding" else None
+        weights = self._search_bit_weights()
+        n_db = len(database)
+        step = max(1, DEFAULT_MEMORY_BUDGET // (16 * max(1, n_db)))
+        dist = np.empty((len(codes), n_neighbors), dtype=np.float64)
+        positions = np.empty((len(codes), n_neighbors), dtype=np.int64)
+        for start in range(0, len(codes), step):
+            rows = slice(start, start + step)
+            finer = rerank_distances(
+                rerank,
+                codes[rows],
+                all_codes,
+                weights=weights,
+                query_embedding=None if embedding is None else embedding[rows],
+                candidate_embedding=stored,
+            )
+            every = np.broadcast_to(np.arange(n_db), finer.shape)
+            d, p = sort_hits(finer, every)
+            dist[rows], positions[rows] = d[:, :n_neighbors], p[:, :n_neighbors]
+        return database, dist, positions
 
     def _rerank(self, database, codes, embedding, candidates):
         """Each query's candidates re-ordered by the re-ranking distance, with it."""
@@ -150,9 +185,10 @@ class SearchMixin:
 
     def _rerank_rows(self, database, codes, embedding, rows, candidates):
         """Re-ranking distances of query ``rows`` to their ``candidates`` (positions)."""
-        stored = self.rerank == "embedding"
+        rerank = self._search_mode()[0]
+        stored = rerank == "embedding"
         return rerank_distances(
-            self.rerank,
+            rerank,
             codes,
             _unpacked(database, candidates),
             weights=self._search_bit_weights(),
@@ -212,7 +248,7 @@ class SearchMixin:
         database, dist, positions = self.index_._radius_positions(
             codes, radius, False, n_jobs=self._search_n_jobs()
         )
-        if self.rerank is not None:
+        if self._search_mode()[0] is not None:
             if codes is None:
                 codes = unpack_codes(database.codes.words(), database.n_bits)
             dist, positions = self._rerank_lists(database, codes, embedding, positions)
@@ -267,22 +303,22 @@ class SearchMixin:
             codes = unpack_codes(database.codes.words(), database.n_bits)
         n_db = len(database)
         step = max(1, chunk_bytes // (8 * max(n_db, 1)))
-        factor = self.rerank_factor
+        rerank, factor = self._search_mode()
         n_candidates = n_db if k is None or factor is None else min(n_db, k * factor)
         all_codes = (
-            None if self.rerank is None else unpack_codes(database.codes.words(), database.n_bits)
+            None if rerank is None else unpack_codes(database.codes.words(), database.n_bits)
         )
 
         def chunks():
             for start in range(0, len(codes), step):
                 rows = slice(start, min(start + step, len(codes)))
                 hamming = self._distances(codes[rows])
-                if self.rerank is None:
+                if rerank is None:
                     yield rows, hamming
                     continue
-                stored = self._database_embedding() if self.rerank == "embedding" else None
+                stored = self._database_embedding() if rerank == "embedding" else None
                 finer = rerank_distances(
-                    self.rerank,
+                    rerank,
                     codes[rows],
                     all_codes,
                     weights=self._search_bit_weights(),

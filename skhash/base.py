@@ -435,7 +435,16 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         return state
 
     def score(
-        self, X, y=None, *, k=None, tie_aware=True, normalize="retrieved", empty_queries="zero"
+        self,
+        X,
+        y=None,
+        *,
+        k=None,
+        tie_aware=True,
+        normalize="retrieved",
+        empty_queries="zero",
+        hierarchy=None,
+        granularity="fine",
     ):
         """Mean average precision of ``X`` as queries against the labelled database.
 
@@ -464,6 +473,11 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
             Normaliser of AP@k (see :func:`skhash.metrics.average_precision`).
         empty_queries : {"zero", "skip", "skip_unretrieved"}, default="zero"
             Which queries count (see :func:`skhash.metrics.mean_average_precision`).
+        hierarchy : dict or array-like, default=None
+            The coarse label of each fine label (``{fine: coarse}``), for ``granularity``.
+        granularity : {"fine", "coarse"}, default="fine"
+            ``"coarse"`` counts a database item relevant when it shares the query's coarse
+            label under ``hierarchy``.
 
         Returns
         -------
@@ -475,6 +489,7 @@ class BaseHasher(SearchMixin, TransformerMixin, BaseEstimator):
         if y is None:  # a labelled dataset (deep hashers) carries its labels
             y = self._labels_of(self._validate_input(X, reset=False))
         options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
+        options.update(hierarchy=hierarchy, granularity=granularity)
         return score_queries(self, X, y, "map", options, caller="score()")
 
     def __sklearn_tags__(self):

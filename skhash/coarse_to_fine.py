@@ -36,6 +36,40 @@ def _copy_for_add(hasher):
     return new
 
 
+class _Prefix:
+    """The ``n_bits``-bit prefixes of a fitted nested hasher, as the coarse stage reads them:
+    codes, embedding and an index of the database's prefixes (built from the stored codes,
+    no input encoded again)."""
+
+    rerank = None
+
+    def __init__(self, hasher, n_bits):
+        self.hasher = hasher
+        self.n_bits = n_bits
+        self.index_ = hasher.prefix_index(n_bits)
+
+    @property
+    def n_features_in_(self):
+        return self.hasher.n_features_in_
+
+    @property
+    def n_jobs(self):
+        return self.hasher.n_jobs
+
+    def transform(self, X):
+        return self.hasher.transform(X, n_bits=self.n_bits)
+
+    def embed(self, X, layer="hash"):
+        embedding = self.hasher.embed(X, layer=layer)
+        return embedding[:, : self.n_bits] if layer == "hash" else embedding
+
+    def _embedding_width(self, layer):
+        return self.n_bits if layer == "hash" else self.hasher._embedding_width(layer)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"bit{i}" for i in range(self.n_bits)], dtype=object)
+
+
 class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     """Two-stage search: coarse codes select candidates, fine codes order them.
 
@@ -120,6 +154,45 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self.candidate_radius = candidate_radius
 
     # -- fitting and the database -----------------------------------------------------
+    @classmethod
+    def from_nested(cls, hasher, n_bits, *, n_candidates=300, candidate_radius=None):
+        """Coarse-to-fine search with one nested model: a prefix selects, the code orders.
+
+        ``hasher`` is a fitted deep hasher trained with ``nested`` (e.g. ``(16, 32, 64)``);
+        its ``n_bits``-bit prefixes select the candidates (through an index of the
+        database's prefixes, built from the stored codes) and its whole codes order them.
+        Each query is encoded once. Nothing is fitted again: the search uses ``hasher``'s
+        database (``add`` adds to it).
+
+        Parameters
+        ----------
+        hasher : fitted deep hasher with ``nested``
+        n_bits : int
+            The prefix length selecting the candidates: one of ``hasher.nested_`` shorter
+            than the whole code.
+        n_candidates, candidate_radius :
+            As for the constructor.
+
+        Returns
+        -------
+        search : CoarseToFine
+            Fitted; ``coarse`` and ``fine`` are ``hasher`` itself.
+        """
+        check_is_fitted(hasher, "index_")
+        lengths = getattr(hasher, "nested_", None)
+        if not lengths or n_bits not in lengths[:-1]:
+            raise ValueError(
+                f"from_nested needs a hasher fitted with nested=... and n_bits one of its "
+                f"prefix lengths shorter than the code; got n_bits={n_bits!r} and nested "
+                f"lengths {lengths}."
+            )
+        search = cls(hasher, hasher, n_candidates=n_candidates, candidate_radius=candidate_radius)
+        search._validate_params()
+        search._nested_bits = int(n_bits)
+        search.coarse_, search.fine_ = _Prefix(hasher, int(n_bits)), hasher
+        search._fine_words = hasher.index_.packed_codes_
+        return search
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit both hashers on ``X`` and index it as the database.
@@ -137,6 +210,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         coarse = clone(self.coarse).fit(X, y)
         fine = clone(self.fine).fit(X, y)
+        self._nested_bits = None
         self.coarse_, self.fine_ = coarse, fine
         self._fine_words = fine.index_.packed_codes_
         return self
@@ -158,12 +232,22 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self : CoarseToFine
         """
         check_is_fitted(self)
+        if self._nested:  # one model: add once, then index the new database's prefixes
+            fine = _copy_for_add(self.fine_)
+            fine.add(X, y)
+            self.coarse_, self.fine_ = _Prefix(fine, self._nested_bits), fine
+            self._fine_words = fine.index_.packed_codes_
+            return self
         coarse, fine = _copy_for_add(self.coarse_), _copy_for_add(self.fine_)
         coarse.add(X, y)
         fine.add(X, y)
         words = fine.index_.packed_codes_
         self.coarse_, self.fine_, self._fine_words = coarse, fine, words
         return self
+
+    @property
+    def _nested(self):
+        return getattr(self, "_nested_bits", None) is not None
 
     @property
     def n_indexed_(self):
@@ -294,7 +378,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         else lists of each query's candidates within fine ``radius``.
         """
         words = self._fine_words
-        queries = words if X is None else pack_codes(self.fine_.transform(X))
+        queries = words if X is None else pack_codes(self._fine_codes(X))
         if n_neighbors is not None and indptr[-1] >= COMPILED_MIN_CANDIDATES:
             from ._candidate_ranking import rank_candidates
 
@@ -354,9 +438,28 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             return fine._rerank(database, codes, embedding, candidates)
         return fine._rerank_lists(database, codes, embedding, candidates)
 
+    def _fine_mode(self):
+        """``(rerank, rerank_factor)`` of the fine hasher as its own searches apply them (a
+        fused multi-level model re-ranks without ``rerank`` set)."""
+        mode = getattr(self.fine_, "_search_mode", None)
+        return mode() if mode is not None else (self.fine_.rerank, self.fine_.rerank_factor)
+
     def _coarse_codes(self, X):
         check_is_fitted(self)
-        return self.coarse_.index_.codes_ if X is None else self.coarse_.transform(X)
+        if X is None:
+            return self.coarse_.index_.codes_
+        if self._nested:  # encoded once: the prefix now, the whole code kept for the order
+            codes = self.fine_.transform(X)
+            self._query_codes = (X, codes)
+            return np.ascontiguousarray(codes[:, : self._nested_bits])
+        return self.coarse_.transform(X)
+
+    def _fine_codes(self, X):
+        """The fine codes of ``X``: those ``_coarse_codes`` just computed for a nested model."""
+        cached = self.__dict__.pop("_query_codes", None)
+        if cached is not None and cached[0] is X:
+            return cached[1]
+        return self.fine_.transform(X)
 
     # -- search -----------------------------------------------------------------------
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
@@ -384,13 +487,13 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         coarse_codes = self._coarse_codes(X)
         n_available = self.n_indexed_ - (X is None)
         n_neighbors = check_n_neighbors(n_neighbors, self.n_indexed_, itself=X is None)
-        if self.fine_.rerank is None:
+        rerank, factor = self._fine_mode()
+        if rerank is None:
             indptr, indices = self._candidates(coarse_codes, n_neighbors + (X is None))
             dist, ind = self._order_candidates(X, indptr, indices, n_neighbors=n_neighbors)
             return (dist, ind) if return_distance else ind
         # the fine hasher's re-ranking: its rerank_factor x k nearest candidates by fine
         # Hamming distance, reordered by its re-ranking distance
-        factor = self.fine_.rerank_factor
         n_ranked = n_available if factor is None else min(n_available, n_neighbors * factor)
         indptr, indices = self._candidates(coarse_codes, n_ranked + (X is None))
         _, candidates = self._order_candidates(X, indptr, indices, n_neighbors=n_ranked)
@@ -421,7 +524,7 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         radius = check_radius(2 if radius is None else radius, self.fine_.index_.n_bits_)
         indptr, indices = self._candidates(coarse_codes, 0)
         dist, ind = self._order_candidates(X, indptr, indices, radius=radius)
-        if self.fine_.rerank is not None:  # the ball's items by re-ranking distance
+        if self._fine_mode()[0] is not None:  # the ball's items by re-ranking distance
             dist, ind = self._rerank(X, ind)
         ind = to_object_array(list(ind))
         return (to_object_array(list(dist)), ind) if return_distance else ind
@@ -481,13 +584,13 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         labels = self.database_labels_
         if labels is None:
             raise ValueError("score() needs a labelled database: fit (or add) with y.")
-        coarse_codes = self.coarse_.transform(X)
+        coarse_codes = self._coarse_codes(X)
         y = check_labels(y, n_samples=len(coarse_codes), like=labels)
         warn_if_nothing_relevant(y, labels)
         indptr, indices = self._candidates(coarse_codes, 0)
         fine_dist, fine_ind = self._order_candidates(X, indptr, indices, radius=np.inf)
         after_candidates = self.fine_.index_.n_bits_ + 1
-        if self.fine_.rerank is not None:
+        if self._fine_mode()[0] is not None:
             # candidates in the order (and ties) of their re-ranking distance: dense ranks
             reranked, fine_ind = self._rerank(X, fine_ind)
             fine_dist = [dense_ranks(d[np.newaxis])[0] for d in reranked]

@@ -22,7 +22,13 @@ distance when re-ranking.
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["RERANK_MODES", "check_bit_weights", "learn_bit_weights", "rerank_distances"]
+__all__ = [
+    "RERANK_MODES",
+    "check_bit_weights",
+    "learn_bit_weights",
+    "learn_level_weights",
+    "rerank_distances",
+]
 
 RERANK_MODES = ("weighted", "asymmetric", "embedding")
 _WEIGHT_FLOOR = 1e-3  # learnt weights stay positive: a bit never stops counting entirely
@@ -176,3 +182,91 @@ def rerank_distances(
         return (wq * b).sum(1)[:, None] + wq @ c.T - 2 * (wq * b) @ c.T
     disagree = query_codes[:, None, :] != candidate_codes
     return np.einsum("qcj,qj->qc", disagree, wq)
+
+
+def _fusion_candidates(n_levels):
+    """Block weightings tried by :func:`learn_level_weights`: each block alone, all equal,
+    and each block first with the others at a half or a quarter of its weight."""
+    candidates = [np.ones(n_levels)]
+    for main in range(n_levels):
+        for rest in (0.0, 0.25, 0.5):
+            w = np.full(n_levels, rest)
+            w[main] = 1.0
+            candidates.append(w)
+    return candidates
+
+
+def learn_level_weights(
+    codes, labels, blocks, *, n_queries=500, n_database=3000, random_state=0, tolerance=0.002
+):
+    """Weights of the code blocks of multi-level codes, chosen on labelled codes.
+
+    Each candidate weighting (each block alone; all blocks equal; each block first, the
+    others at 1/2 or 1/4 of its weight) ranks a sample of the items against another by the
+    weighted sum of the blocks' Hamming distances; the weighting with the best tie-aware
+    mAP wins. Equal weights (the plain Hamming distance, which needs no re-ranking) are kept
+    unless another is better by more than ``tolerance``. Since every block alone is a
+    candidate, the fused ranking is never worse on these items than the best single block.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples, n_bits)
+        Codes in {0, 1}.
+    labels : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        Their labels (validated).
+    blocks : dict
+        ``{level: slice of bits}``.
+    n_queries, n_database : int
+        Sizes of the two disjoint samples (capped at half the items each).
+    random_state : int, RandomState instance or None, default=0
+    tolerance : float, default=0.002
+
+    Returns
+    -------
+    weights : dict
+        ``{level: weight}``, the largest weight 1.
+    scores : dict
+        ``{tuple of weights: mAP}`` of every candidate, for inspection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhash.reranking import learn_level_weights
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 4, 400)
+    >>> noise = rng.integers(0, 2, (400, 4))
+    >>> informative = np.stack([y % 2, y // 2, y % 2, y // 2], axis=1)
+    >>> codes = np.concatenate([noise, informative], axis=1)
+    >>> learn_level_weights(codes, y, {2: slice(0, 4), 3: slice(4, 8)})[0]
+    {2: 0.0, 3: 1.0}
+    """
+    # Imported here: the metrics import this module's siblings at package import.
+    from .index import HammingIndex
+    from .index._backend import dense_ranks
+    from .metrics import mean_average_precision
+
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+    codes = np.asarray(codes, dtype=np.uint8)
+    n = len(codes)
+    order = rng.permutation(n)
+    n_q = max(1, min(n_queries, n // 2))
+    queries, database = order[:n_q], order[n_q : n_q + min(n_database, n - n_q)]
+    levels = list(blocks)
+    per_level = [
+        HammingIndex()
+        .fit(codes[database][:, blocks[level]], check_input=False)
+        .distances(codes[queries][:, blocks[level]])
+        .astype(np.float64)
+        for level in levels
+    ]
+    scores = {}
+    for w in _fusion_candidates(len(levels)):
+        fused = sum(weight * d for weight, d in zip(w, per_level, strict=True))
+        scores[tuple(w)] = mean_average_precision(
+            labels[queries], labels[database], dense_ranks(fused), tie_aware=True
+        )
+    best = max(scores, key=scores.get)
+    uniform = tuple(np.ones(len(levels)))
+    if scores[uniform] >= scores[best] - tolerance:
+        best = uniform
+    return {level: float(w) for level, w in zip(levels, best, strict=True)}, scores

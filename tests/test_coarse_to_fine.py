@@ -308,3 +308,24 @@ def test_the_fine_hashers_reranking_orders_the_candidates(digits, rerank):
     hamming = plain.kneighbors(Xq, n_neighbors=15, return_distance=False)
     assert all(set(ind[i]) <= set(hamming[i]) for i in range(len(Xq)))
     assert 0 < few.score(Xq, yq) <= 1
+
+
+def test_a_fused_multi_level_fine_hasher_orders_candidates_by_its_fusion(monkeypatch):
+    pytest.importorskip("torch")
+    from skhash.deep import DSBH, _base
+
+    # Fit stores a fusion other than plain Hamming, whatever the tiny training gives.
+    monkeypatch.setattr(_base, "learn_level_weights", lambda *a, **k: ({2: 0.25, 3: 1.0}, {}))
+    X, y = load_digits(return_X_y=True)
+    X = (X[:200] / 16).reshape(-1, 8, 8)
+    fast = dict(max_epochs=1, batch_size=32, device="cpu", random_state=0, augmentation=None)
+    fine = DSBH(n_bits=8, channels=(4, 6, 8), hidden=8, levels=(2, 3), **fast)
+    coarse = DSBH(n_bits=4, channels=(4, 6, 8), hidden=8, **fast)
+    # Every item a candidate: the two-stage search is then the fine hasher's own ranking.
+    search = CoarseToFine(coarse, fine, n_candidates=200).fit(X, y[:200])
+    assert search.fine_.level_weights_ == {2: 0.25, 3: 1.0}
+    dist, ind = search.kneighbors(X[:10], n_neighbors=5)
+    own_dist, own_ind = search.fine_.kneighbors(X[:10], n_neighbors=5)
+    np.testing.assert_array_equal(ind, own_ind)
+    np.testing.assert_allclose(dist, own_dist)
+    assert dist.dtype == np.float64  # the weighted distance, not the Hamming one

@@ -126,6 +126,79 @@ def test_baselines_take_levels_and_reranking(digits, name):
     assert np.isfinite(hasher.history_[-1]["train_loss"])
     dist, ind = hasher.kneighbors(X[:5], n_neighbors=4)
     assert dist.dtype == np.float64 and (np.diff(dist, axis=1) >= 0).all()
-    hasher.set_params(rerank=None)
-    hamming_ind = hasher.kneighbors(X[:5], n_neighbors=12, return_distance=False)
-    assert all(set(ind[i]) <= set(hamming_ind[i]) for i in range(5))  # re-ranked within 3x4
+    # Candidates: the 3 x 4 nearest by plain Hamming distance, re-ranked.
+    hamming_ind = np.argsort(hasher.hamming_distances(X[:5]), axis=1, kind="stable")[:, :12]
+    assert all(set(ind[i]) <= set(hamming_ind[i]) for i in range(5))
+
+
+# -- the default ranking of multi-level codes: block weights learnt at fit ----------------------
+def test_learnt_level_weights_never_rank_worse_than_one_block():
+    from skhash.metrics import mean_average_precision
+    from skhash.reranking import learn_level_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 600)
+    # Block 2 half-informative, block 3 mostly noise: a mixture or block 2 alone must win.
+    informative = (y[:, None] >> np.arange(3)) & 1
+    block2 = np.concatenate([informative, rng.integers(0, 2, (600, 3))], axis=1)
+    block3 = np.where(rng.random((600, 6)) < 0.9, rng.integers(0, 2, (600, 6)), block2)
+    codes = np.concatenate([block2, block3], axis=1).astype(np.uint8)
+    blocks = {2: slice(0, 6), 3: slice(6, 12)}
+    weights, scores = learn_level_weights(codes, y, blocks, random_state=0)
+    chosen = scores[tuple(weights[level] for level in blocks)]
+    assert chosen >= max(scores[(1.0, 0.0)], scores[(0.0, 1.0)])
+    assert weights[2] == 1.0 and weights[3] < 1.0
+    # The scores are tie-aware mAPs of the fused distances on two disjoint samples.
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert scores[(1.0, 1.0)] == pytest.approx(
+        _sample_map(codes, y, np.ones(12), random_state=0, score=mean_average_precision)
+    )
+
+
+def _sample_map(codes, y, bit_weights, *, random_state, score):
+    from sklearn.utils import check_random_state
+
+    from skhash.index._backend import dense_ranks
+
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+    order = rng.permutation(len(codes))
+    queries, database = order[:300], order[300:600]
+    fused = ((codes[queries][:, None] != codes[database][None]) * bit_weights).sum(axis=2)
+    return score(y[queries], y[database], dense_ranks(fused), tie_aware=True)
+
+
+def test_levels_rank_by_the_learnt_fusion_by_default(digits, two_levels):
+    X, y = digits
+    hasher = pickle.loads(pickle.dumps(two_levels))
+    assert set(hasher.level_weights_) == {2, 3} and max(hasher.level_weights_.values()) == 1.0
+    # Force a fusion that differs from plain Hamming, as fit would store it.
+    hasher.level_weights_ = {2: 0.25, 3: 1.0}
+    hasher.bit_weights_ = np.repeat([0.25, 1.0], 4)
+    codes = hasher.transform(X)
+    expected = 0.25 * hamming(codes[:20, :4], codes[:, :4]) + hamming(codes[:20, 4:], codes[:, 4:])
+    dist, ind = hasher.kneighbors(X[:20], n_neighbors=6)
+    order = np.lexsort((np.broadcast_to(np.arange(len(codes)), expected.shape), expected))
+    np.testing.assert_array_equal(ind, order[:, :6])
+    np.testing.assert_allclose(dist, np.take_along_axis(expected, order[:, :6], 1))
+    from skhash.index._backend import dense_ranks
+    from skhash.metrics import mean_average_precision
+
+    assert hasher.score(X[:20], y[:20]) == pytest.approx(
+        mean_average_precision(y[:20], y, dense_ranks(expected), tie_aware=True)
+    )
+    # Weights the user gives replace the learnt ones (and act through rerank, as before).
+    hasher.set_params(bit_weights={3: 1.0})
+    assert hasher._search_mode() == (None, hasher.rerank_factor)
+    np.testing.assert_array_equal(
+        hasher.kneighbors(X[:5], n_neighbors=6, return_distance=False),
+        np.argsort(hasher.hamming_distances(X[:5]), axis=1, kind="stable")[:, :6],
+    )
+
+
+def test_no_fusion_without_labels_or_levels(digits):
+    X, y = digits
+    unsupervised = SCAE(n_bits=8, **FAST).fit(X)
+    assert unsupervised.level_weights_ is None and unsupervised.bit_weights_ is None
+    one_level = DSBH(n_bits=8, channels=(4, 6, 8), hidden=8, **FAST).fit(X, y)
+    assert one_level.level_weights_ is None
+    assert one_level._search_mode() == (None, 10)

@@ -21,7 +21,7 @@ _LAYOUTS = {
     100: {"folder": "cifar-100-python", "train": ["train"], "test": ["test"], "meta": "meta"},
 }
 _SUBSETS = ("all", "train", "test")
-_LABEL_KINDS = ("fine", "coarse")
+_LABEL_KINDS = ("fine", "coarse", "both")
 
 # What the batches may contain: numpy arrays and plain Python values. Anything else in a
 # pickle (which could run code when loaded) is refused.
@@ -126,24 +126,26 @@ def _find_layout(path):
     )
 
 
-def _read_batch(source, name, label_key):
+def _read_batch(source, name, label_keys):
+    """A batch's images, its labels under each of ``label_keys``, and its file names."""
     batch = _unpickle(source.read(name), name)
-    if "data" not in batch or label_key not in batch:
-        raise ValueError(
-            f"The CIFAR batch {name!r} has no {'data' if 'data' not in batch else label_key!r} "
-            f"entry; its keys are {sorted(batch)}."
-        )
+    for key in ("data", *label_keys):
+        if key not in batch:
+            raise ValueError(
+                f"The CIFAR batch {name!r} has no {key!r} entry; its keys are {sorted(batch)}."
+            )
     data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key], dtype=np.int64)
+    labels = [np.asarray(batch[key], dtype=np.int64) for key in label_keys]
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(
             f"The CIFAR batch {name!r} holds data of dtype {data.dtype} and shape "
             f"{data.shape}; expected uint8 rows of 3072 values (3 x 32 x 32)."
         )
-    if labels.shape != (len(data),):
-        raise ValueError(
-            f"The CIFAR batch {name!r} has {len(data)} images but {labels.size} labels."
-        )
+    for column in labels:
+        if column.shape != (len(data),):
+            raise ValueError(
+                f"The CIFAR batch {name!r} has {len(data)} images but {column.size} labels."
+            )
     filenames = batch.get("filenames")
     if filenames is None or len(filenames) != len(data):
         filenames = [f"{name}/{i}" for i in range(len(data))]
@@ -193,10 +195,15 @@ def load_cifar(path, *, subset="all", label_type="fine", return_X_y=False):
     subset : {"all", "train", "test"}, default="all"
         Which batches: the 50,000 training images, the 10,000 test images, or both (train
         first).
-    label_type : {"fine", "coarse"}, default="fine"
-        CIFAR-100 only: the 100 fine classes or the 20 superclasses.
+    label_type : {"fine", "coarse", "both"}, default="fine"
+        CIFAR-100 only: the 100 fine classes, the 20 superclasses, or both: ``target`` then
+        holds the fine classes and the Bunch adds ``target_coarse``, ``coarse_names`` and
+        ``hierarchy``, the superclass of each fine class, which the graded metrics
+        (:func:`skhash.metrics.ndcg_at_k`, ...), ``granularity="coarse"`` and the deep
+        hashers' ``hierarchy`` take as it is.
     return_X_y : bool, default=False
-        If True, return ``(images, target)`` instead of a Bunch.
+        If True, return ``(images, target)`` instead of a Bunch; with ``label_type="both"``,
+        ``(images, target, hierarchy)``.
 
     Returns
     -------
@@ -215,6 +222,13 @@ def load_cifar(path, *, subset="all", label_type="fine", return_X_y=False):
             ``"train"`` or ``"test"`` for each image.
         DESCR : str
             Which data set and files were read.
+        target_coarse : ndarray of shape (n_images,), dtype int64
+            With ``label_type="both"``: the superclass of each image.
+        coarse_names : ndarray of str
+            With ``label_type="both"``: the superclass names.
+        hierarchy : ndarray of shape (100,), dtype int64
+            With ``label_type="both"``: entry ``f`` is the superclass of fine class ``f``,
+            read from the labels themselves (an inconsistent file is refused).
 
     (images, target) : tuple if ``return_X_y`` is True
 
@@ -246,6 +260,22 @@ def load_cifar(path, *, subset="all", label_type="fine", return_X_y=False):
     ((24, 3, 32, 32), dtype('uint8'))
     >>> load_cifar(folder, subset="test").target.tolist()
     [0, 1, 2, 3]
+
+    CIFAR-100's fine classes and superclasses together (a tiny batch again):
+
+    >>> folder = os.path.join(tempfile.mkdtemp(), "cifar-100-python")
+    >>> os.mkdir(folder)
+    >>> for name in ("train", "test"):
+    ...     fine = np.arange(100)
+    ...     batch = {b"data": rng.integers(0, 256, (100, 3072), dtype=np.uint8),
+    ...              b"fine_labels": fine.tolist(), b"coarse_labels": (fine // 5).tolist()}
+    ...     with open(os.path.join(folder, name), "wb") as f:
+    ...         pickle.dump(batch, f)
+    >>> cifar = load_cifar(folder, label_type="both")
+    >>> cifar.target[:7].tolist(), cifar.target_coarse[:7].tolist()
+    ([0, 1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 1, 1])
+    >>> cifar.hierarchy[:7].tolist()
+    [0, 0, 0, 0, 0, 1, 1]
     """
     if subset not in _SUBSETS:
         raise ValueError(f"subset must be one of {list(_SUBSETS)}; got {subset!r}.")
@@ -255,37 +285,43 @@ def load_cifar(path, *, subset="all", label_type="fine", return_X_y=False):
     try:
         if n_classes == 10 and label_type != "fine":
             raise ValueError(
-                "CIFAR-10 has one kind of labels: label_type='coarse' is CIFAR-100's."
+                f"CIFAR-10 has one kind of labels: label_type={label_type!r} is CIFAR-100's."
             )
-        label_key = "labels" if n_classes == 10 else f"{label_type}_labels"
+        kinds = ("fine", "coarse") if label_type == "both" else (label_type,)
+        label_keys = ["labels"] if n_classes == 10 else [f"{kind}_labels" for kind in kinds]
         layout = _LAYOUTS[n_classes]
         parts = ("train", "test") if subset == "all" else (subset,)
-        images, target, filenames, origin = [], [], [], []
+        images, targets, filenames, origin = [], [[] for _ in label_keys], [], []
         for part in parts:
             for name in layout[part]:
-                data, labels, names = _read_batch(source, name, label_key)
+                data, labels, names = _read_batch(source, name, label_keys)
                 images.append(data)
-                target.append(labels)
+                for target, column in zip(targets, labels, strict=True):
+                    target.append(column)
                 filenames.extend(names)
-                origin.extend([part] * len(labels))
-        target_names = _class_names(source, n_classes, label_type)
+                origin.extend([part] * len(data))
+        names_of = {kind: _class_names(source, n_classes, kind) for kind in kinds}
     finally:
         source.close()
-    images, target = np.concatenate(images), np.concatenate(target)
-    n_labels = n_classes if label_type == "fine" else 20
-    if target.min() < 0 or target.max() >= n_labels:
-        raise ValueError(
-            f"The CIFAR-{n_classes} {label_type} labels must lie in 0..{n_labels - 1}; got "
-            f"values from {target.min()} to {target.max()}."
-        )
+    images = np.concatenate(images)
+    targets = [np.concatenate(target) for target in targets]
+    for kind, target in zip(kinds, targets, strict=True):
+        n_labels = n_classes if kind == "fine" else 20
+        if target.min() < 0 or target.max() >= n_labels:
+            raise ValueError(
+                f"The CIFAR-{n_classes} {kind} labels must lie in 0..{n_labels - 1}; got "
+                f"values from {target.min()} to {target.max()}."
+            )
+        if names_of[kind] is None or len(names_of[kind]) != n_labels:
+            names_of[kind] = np.asarray([str(i) for i in range(n_labels)])
+    target = targets[0]
+    hierarchy = _hierarchy(*targets) if label_type == "both" else None
     if return_X_y:
-        return images, target
-    if target_names is None or len(target_names) != n_labels:
-        target_names = np.asarray([str(i) for i in range(n_labels)])
-    return Bunch(
+        return (images, target) if hierarchy is None else (images, target, hierarchy)
+    bunch = Bunch(
         images=images,
         target=target,
-        target_names=target_names,
+        target_names=names_of[kinds[0]],
         filenames=np.asarray(filenames, dtype=str),
         subset=np.asarray(origin, dtype=str),
         DESCR=(
@@ -293,3 +329,26 @@ def load_cifar(path, *, subset="all", label_type="fine", return_X_y=False):
             f"images of 3 x 32 x 32 read from {os.fspath(path)!r}."
         ),
     )
+    if hierarchy is not None:
+        bunch.update(
+            target_coarse=targets[1], coarse_names=names_of["coarse"], hierarchy=hierarchy
+        )
+    return bunch
+
+
+def _hierarchy(fine, coarse):
+    """The superclass of each of the 100 fine classes, read from the labels of the images.
+
+    A fine class seen with two superclasses is refused; one absent from the images (possible
+    in a partial copy) gets -1.
+    """
+    hierarchy = np.full(100, -1, dtype=np.int64)
+    pairs = np.unique(np.stack([fine, coarse], axis=1), axis=0)
+    classes, counts = np.unique(pairs[:, 0], return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            "The CIFAR-100 labels give several superclasses to the fine classes "
+            f"{classes[counts > 1][:5].tolist()}: the coarse and fine labels do not agree."
+        )
+    hierarchy[pairs[:, 0]] = pairs[:, 1]
+    return hierarchy

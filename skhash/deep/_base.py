@@ -1,6 +1,9 @@
 """BaseDeepHasher: what every deep hasher shares (inputs, backbones, devices, training)."""
 
+import contextlib
 import copy
+import functools
+import inspect
 import itertools
 import math
 import os
@@ -13,11 +16,16 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names, check_array, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 from torch import nn
 
 from ..base import BaseHasher, check_numeric_dtype
-from ..reranking import check_bit_weights
+from ..reranking import check_bit_weights, learn_level_weights
 from ._augment import Augmentation, check_augmentation
 from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
 from ._device import PRECISIONS, channels_last_on, resolve_device, torch_threads
@@ -115,6 +123,7 @@ class BaseDeepHasher(BaseHasher):
         "patience": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [None, StrOptions({"auto"}), dict, Augmentation],
         "levels": [None, tuple, list],
+        "nested": [None, tuple, list],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -122,6 +131,29 @@ class BaseDeepHasher(BaseHasher):
 
     supervised = True
     _embedding_layers = ("hash", "backbone")
+
+    def __init_subclass__(cls, **kwargs):
+        """Give every deep hasher the ``nested`` parameter (nested code lengths), keyword-only
+        with default None, without each method repeating it in its ``__init__``."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+        if "nested" in signature.parameters:
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, nested=None, **params):
+            init(self, *args, **params)
+            self.nested = nested
+
+        nested = inspect.Parameter("nested", inspect.Parameter.KEYWORD_ONLY, default=None)
+        __init__.__signature__ = signature.replace(
+            parameters=[*signature.parameters.values(), nested]
+        )
+        del __init__.__wrapped__  # sklearn reads the signature above, not the method's own
+        cls.__init__ = __init__
 
     # -- what subclasses implement ----------------------------------------------------
     def _build_head(self, in_features, n_bits, n_classes):
@@ -187,15 +219,26 @@ class BaseDeepHasher(BaseHasher):
         """
         return super().fit(X, y)
 
-    def transform(self, X):
+    def transform(self, X, n_bits=None):
         """Binary codes of ``X`` (images in any form ``fit`` takes).
+
+        Parameters
+        ----------
+        X : array-like, list of image paths, or torch Dataset
+            Images, as in ``fit``.
+        n_bits : int, default=None
+            With ``nested``: one of its lengths, to get that prefix of the code (a code of
+            its own, trained as such). None gives the whole code.
 
         Returns
         -------
         codes : ndarray of shape (n_samples, n_bits), dtype uint8
             Codes in {0, 1}: the signs of :meth:`embed`.
         """
-        return super().transform(X)
+        check_is_fitted(self, "index_")
+        length = self._check_prefix(n_bits)
+        codes = super().transform(X)
+        return codes if length is None else np.ascontiguousarray(codes[:, :length])
 
     # -- inputs -----------------------------------------------------------------------
     def _validate_input(self, X, *, reset):
@@ -328,6 +371,7 @@ class BaseDeepHasher(BaseHasher):
             self.channel_mean_, self.channel_std_ = mean, std
             self.pixel_range_ = value_range
         self._check_batch_norm(network)
+        self.nested_ = self._check_nested()
         self.code_blocks_ = _code_blocks(getattr(network, "levels", None), self.n_bits)
         self.n_classes_ = n_classes
         self._multilabel = y is not None and y.ndim == 2
@@ -336,7 +380,8 @@ class BaseDeepHasher(BaseHasher):
         self.module_, self.history_ = network, history
         self._module_config_ = architecture
         with torch_threads(self.n_jobs):
-            trainer = self._train(network, X, self._encode_targets(y), self._network_loss)
+            loss = self._network_loss if self.nested_ is None else self._nested_loss
+            trainer = self._train(network, X, self._encode_targets(y), loss)
         self.callbacks_ = trainer.callbacks
         self.best_epoch_ = trainer.best_epoch
         self._warn_if_training_failed(trainer.initial_loss)
@@ -372,6 +417,164 @@ class BaseDeepHasher(BaseHasher):
         for level, bits in blocks.items():
             per_bit[bits] = weights.get(level, 0.0)
         return check_bit_weights(per_bit, n_bits)
+
+    # -- nested code lengths ----------------------------------------------------------------
+    def _check_nested(self):
+        """``nested`` as an increasing tuple of code lengths ending with ``n_bits``, or None."""
+        nested = getattr(self, "nested", None)
+        if nested is None:
+            return None
+        lengths = tuple(nested)
+        valid = all(isinstance(b, Integral) and not isinstance(b, bool) for b in lengths)
+        if not lengths or not valid or list(lengths) != sorted(set(lengths)) or lengths[0] < 1:
+            raise ValueError(
+                f"nested must be increasing code lengths, e.g. (16, 32, 64); got {nested!r}."
+            )
+        if lengths[-1] != self.n_bits:
+            raise ValueError(
+                f"nested={lengths!r}: the longest nested length is the code's, so it must be "
+                f"n_bits={self.n_bits} (set n_bits={lengths[-1]})."
+            )
+        if self.levels is not None:
+            raise ValueError(
+                "nested and levels both split the code (into prefixes, or into one block per "
+                "stage): use one of them."
+            )
+        return tuple(int(b) for b in lengths)
+
+    # Outputs that are not per-bit values, kept whole for every prefix's loss.
+    _NOT_PER_BIT = frozenset({"features", "logits", "recon", "target", "levels", "steps"})
+
+    def _nested_loss(self, outputs, batch):
+        """The method's loss on every prefix of the code, summed, plus the longer code
+        teaching the shorter ones.
+
+        Each prefix of ``b`` bits gets the method's own loss on the outputs cut to their
+        first ``b`` per-bit values (codes, relaxed codes, class centres: every output whose
+        last axis has ``n_bits`` entries), with ``n_bits`` read as ``b`` meanwhile (margins
+        and scales that depend on the length). Each shorter prefix also matches the pairwise
+        similarities of the full relaxed code, ``tanh(u) tanh(u)^T / n_bits``, taken as fixed
+        (the self-distillation of the Nested Hash Layer, arXiv 2412.08922, in its simplest
+        form: mean squared difference of the similarity matrices of the batch).
+        """
+        n_bits = self.n_bits
+        full = torch.tanh(outputs["codes"])
+        teacher = (full @ full.T / n_bits).detach()
+        total, distillation = {}, 0.0
+        for length in self.nested_:
+            prefix = {
+                key: value[..., :length]
+                if key not in self._NOT_PER_BIT
+                and torch.is_tensor(value)
+                and value.ndim >= 1
+                and value.shape[-1] == n_bits
+                else value
+                for key, value in outputs.items()
+            }
+            with self._code_length(length):
+                terms = self._network_loss(prefix, batch)
+            for key, value in terms.items():
+                total[key] = total.get(key, 0.0) + value
+            if length < n_bits:
+                relaxed = torch.tanh(prefix["codes"])
+                similarity = relaxed @ relaxed.T / length
+                distillation = distillation + torch.mean((similarity - teacher) ** 2)
+        total["nested_distillation"] = distillation
+        return total
+
+    @contextlib.contextmanager
+    def _code_length(self, length):
+        """``n_bits`` read as ``length`` while a prefix's loss is computed (restored after)."""
+        n_bits = self.n_bits
+        self.n_bits = length
+        try:
+            yield
+        finally:
+            self.n_bits = n_bits
+
+    def _check_prefix(self, n_bits):
+        """``n_bits`` for :meth:`transform` and :meth:`prefix_index`: a nested length."""
+        lengths = getattr(self, "nested_", None) or (self.n_bits,)
+        if n_bits is None:
+            return None
+        if n_bits not in lengths:
+            raise ValueError(
+                f"n_bits={n_bits!r} is not one of the code lengths this model was trained "
+                f"for, {list(lengths)} (set nested=... at fit for shorter prefixes)."
+            )
+        return None if n_bits == lengths[-1] else int(n_bits)
+
+    def prefix_index(self, n_bits):
+        """A Hamming index of the database's ``n_bits``-bit prefixes (nested models).
+
+        Built once from the stored codes (no image is encoded again) and kept until the
+        database changes; it answers ``kneighbors(transform(X, n_bits=n_bits), k)``.
+
+        Parameters
+        ----------
+        n_bits : int
+            One of the lengths of ``nested``.
+
+        Returns
+        -------
+        index : HammingIndex
+            A fitted index of the prefixes, with the database's ids.
+        """
+        from ..index import HammingIndex, unpack_codes
+
+        check_is_fitted(self, "index_")
+        length = self._check_prefix(n_bits)
+        if length is None:
+            return self.index_
+        index = self.index_
+        cached = self.__dict__.get("_prefix_indexes")
+        if cached is None or cached[0] is not index._snapshot():
+            cached = (index._snapshot(), {})
+            self.__dict__["_prefix_indexes"] = cached
+        if length not in cached[1]:
+            database = cached[0]
+            codes = unpack_codes(database.codes.words(), database.n_bits)[:, :length]
+            ids = database.ids
+            prefix = HammingIndex(n_jobs=self.n_jobs).fit(codes, ids=ids, check_input=False)
+            cached[1][length] = prefix
+        return cached[1][length]
+
+    # -- fusion of multi-level codes ----------------------------------------------------
+    def _resolve_bit_weights(self, codes, y, embedding):
+        """With ``levels``, labels and no ``bit_weights``: the block weights of the default
+        ranking, chosen on the training codes (:func:`~skhash.reranking.learn_level_weights`:
+        each block alone, all equal, or mixtures, whichever ranks the training items best),
+        so that fusing levels never ranks worse than the best level alone. ``bit_weights_``
+        is then None when all blocks weigh the same (plain Hamming ranking)."""
+        self.level_weights_ = None
+        blocks = getattr(self, "code_blocks_", None)
+        if self.bit_weights is not None or blocks is None or y is None:
+            return super()._resolve_bit_weights(codes, y, embedding)
+        weights, _ = learn_level_weights(codes, y, blocks, random_state=self.random_state)
+        self.level_weights_ = weights
+        if len(set(weights.values())) == 1:
+            return None
+        return self._given_bit_weights(weights, codes.shape[1])
+
+    def _fused(self):
+        """Whether searches rank by the block weights learnt at fit (see above)."""
+        return (
+            self.bit_weights is None
+            and getattr(self, "level_weights_", None) is not None
+            and getattr(self, "bit_weights_", None) is not None
+        )
+
+    def _search_bit_weights(self):
+        if self._fused():
+            return self.bit_weights_
+        return super()._search_bit_weights()
+
+    def _search_mode(self):
+        """Without ``rerank``, a fused multi-level model ranks every item by the weighted
+        Hamming distance of its blocks (exactly: no candidate cut by plain Hamming)."""
+        if self.rerank is None and self._fused():
+            return "weighted", None
+        return super()._search_mode()
 
     def _check_batch_norm(self, network):
         norms = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -542,7 +745,7 @@ class BaseDeepHasher(BaseHasher):
         state = super().__getstate__().copy()
         if state.get("module_") is not None:
             state["module_"] = cpu_copy(state["module_"])
-        for key in ("_generator", "_device_generator"):
+        for key in ("_generator", "_device_generator", "_prefix_indexes"):
             state.pop(key, None)
         return state
 

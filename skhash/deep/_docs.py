@@ -30,8 +30,18 @@ backbone : str, torch.nn.Module or callable
         Multi-level codes: the backbone stages (1-based; e.g. ``(3, 4)``, the last two of a
         ResNet) whose pooled output maps each feed a hash layer of their own, trained with
         the method's loss; each gives a block of ``n_bits / len(levels)`` bits (in
-        ``code_blocks_``). Rank by one level or a weighted fusion with ``rerank="weighted"``
-        and ``bit_weights={level: weight}``. None hashes the backbone's final features.
+        ``code_blocks_``). With labels and no ``bit_weights``, searches rank by the block
+        weights learnt at fit (``level_weights_``: each block alone, all equal, or a mixture,
+        whichever ranks the training items best), so that levels never rank worse than the
+        best level alone; ``bit_weights={level: weight}`` with ``rerank="weighted"`` ranks by
+        weights of your own. None hashes the backbone's final features.
+    nested : tuple of int or None
+        Nested code lengths, e.g. ``(16, 32, 64)`` (the longest is ``n_bits``): the method's
+        loss is applied to each prefix of the code and the whole code teaches the shorter
+        prefixes (Nested Hash Layer, arXiv 2412.08922), so one fit gives a code of each
+        length: ``transform(X, n_bits=16)``, ``prefix_index(16)``,
+        :meth:`CoarseToFine.from_nested <skhash.CoarseToFine.from_nested>`. Not with
+        ``levels``.
     augmentation : "auto", dict, Augmentation or None
         Training augmentation on pixel values (before standardisation); "auto" is off below
         16 pixels a side and a mild random crop and rotation above (see
@@ -118,7 +128,12 @@ module_ : torch.nn.Module
     bit_weights_ : ndarray of shape (n_bits,) or None
         The per-bit weights of re-ranking (given, or learnt at fit).
     code_blocks_ : dict or None
-        With ``levels``: ``{level: slice of the code's bits}``."""
+        With ``levels``: ``{level: slice of the code's bits}``.
+    level_weights_ : dict or None
+        With ``levels`` and labels: ``{level: weight}`` of the default ranking, learnt at
+        fit (all equal: plain Hamming distance).
+    nested_ : tuple of int or None
+        The nested code lengths the model was trained for."""
 
 
 def fill_deep_doc(cls):

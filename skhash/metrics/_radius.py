@@ -6,6 +6,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
 
+from ._hierarchy import GRANULARITY_OPTIONS, labels_at_granularity
 from ._validation import (
     _HISTOGRAM_SLACK,
     check_option,
@@ -132,11 +133,24 @@ _COMMON = {
 
 
 @validate_params(
-    {**_COMMON, "radius": [Interval(Real, 0, None, closed="left")]},
+    {
+        **_COMMON,
+        "radius": [Interval(Real, 0, None, closed="left")],
+        "hierarchy": [dict, "array-like", None],
+        "granularity": [StrOptions(set(GRANULARITY_OPTIONS))],
+    },
     prefer_skip_nested_validation=True,
 )
 def precision_within_radius(
-    y_query, y_database, distances, radius=2, *, zero_division=0.0, average="macro"
+    y_query,
+    y_database,
+    distances,
+    radius=2,
+    *,
+    zero_division=0.0,
+    average="macro",
+    hierarchy=None,
+    granularity="fine",
 ):
     """Mean precision of the items within a Hamming radius of each query.
 
@@ -166,6 +180,11 @@ def precision_within_radius(
         precision of all query-item pairs pooled, (relevant pairs retrieved) / (pairs
         retrieved), as the ITQ/SH-era MATLAB evaluation computes it; queries retrieving many
         items weigh more.
+    hierarchy : dict or array-like, default=None
+        The coarse label of each fine (1-D) label: ``{fine: coarse}``, or an array whose
+        entry ``f`` is the coarse label of ``f``. Needed by ``granularity="coarse"``.
+    granularity : {"fine", "coarse"}, default="fine"
+        ``"coarse"`` counts an item relevant when it shares the query's coarse label.
 
     Returns
     -------
@@ -185,6 +204,7 @@ def precision_within_radius(
     >>> precision_within_radius([0, 1], y_database, distances, radius=1, average="micro")
     0.5
     """
+    y_query, y_database = labels_at_granularity(y_query, y_database, hierarchy, granularity)
     precision, _, _ = _ball_curves(
         y_query, y_database, distances, [radius], zero_division, average
     )

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import gammaln
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
 
+from ._hierarchy import GRANULARITY_OPTIONS, labels_at_granularity
 from ._validation import (
     check_k,
     check_option,
@@ -254,6 +255,8 @@ def evaluate(evaluation, y_query, y_database, distances, tie_break=None):
 
 def _ranking_values(evaluation_type, y_query, y_database, distances, tie_break, options):
     """Validate, warn about tie order when it matters, and compute the per-query values."""
+    hierarchy, granularity = options.pop("hierarchy"), options.pop("granularity")
+    y_query, y_database = labels_at_granularity(y_query, y_database, hierarchy, granularity)
     y_query, y_database, distances = check_retrieval_inputs(y_query, y_database, distances)
     evaluation = evaluation_type(distances.shape[1], **options)
     tie_break = evaluation.check_tie_break(tie_break, len(distances))
@@ -269,6 +272,8 @@ _COMMON = {
     "distances": ["array-like"],
     "tie_aware": ["boolean"],
     "tie_break": ["array-like", None],
+    "hierarchy": [dict, "array-like", None],
+    "granularity": [StrOptions(set(GRANULARITY_OPTIONS))],
 }
 _AP_PARAMS = {
     **_COMMON,
@@ -309,6 +314,8 @@ def average_precision(
     normalize="retrieved",
     empty_queries="zero",
     tie_break=None,
+    hierarchy=None,
+    granularity="fine",
 ):
     """Average precision of each query's Hamming ranking of the database.
     {ap_doc}
@@ -344,6 +351,11 @@ def average_precision(
         permutation per query, shape ``(n_queries, n_database)``, e.g. the ranking another
         evaluation code produced. Not with ``tie_aware``.
 
+    hierarchy : dict or array-like, default=None
+        The coarse label of each fine (1-D) label: ``{{fine: coarse}}``, or an array whose
+        entry ``f`` is the coarse label of ``f``. Needed by ``granularity="coarse"``.
+    granularity : {{"fine", "coarse"}}, default="fine"
+        ``"coarse"`` counts an item relevant when it shares the query's coarse label.
     Returns
     -------
     ap : ndarray of shape (n_queries,)
@@ -377,6 +389,7 @@ def average_precision(
     array([1., 1.])
     """
     options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
+    options.update(hierarchy=hierarchy, granularity=granularity)
     _, values = _ranking_values(
         AveragePrecisionEvaluation, y_query, y_database, distances, tie_break, options
     )
@@ -394,6 +407,8 @@ def mean_average_precision(
     normalize="retrieved",
     empty_queries="zero",
     tie_break=None,
+    hierarchy=None,
+    granularity="fine",
 ):
     """Mean average precision (mAP or mAP@k) of Hamming retrieval.
 
@@ -423,6 +438,11 @@ def mean_average_precision(
     tie_break : array-like of int, default=None
         Explicit order of tied items (see :func:`average_precision`).
 
+    hierarchy : dict or array-like, default=None
+        The coarse label of each fine (1-D) label: ``{{fine: coarse}}``, or an array whose
+        entry ``f`` is the coarse label of ``f``. Needed by ``granularity="coarse"``.
+    granularity : {{"fine", "coarse"}}, default="fine"
+        ``"coarse"`` counts an item relevant when it shares the query's coarse label.
     Returns
     -------
     score : float
@@ -446,6 +466,7 @@ def mean_average_precision(
     1.0
     """
     options = dict(k=k, tie_aware=tie_aware, normalize=normalize, empty_queries=empty_queries)
+    options.update(hierarchy=hierarchy, granularity=granularity)
     evaluation, values = _ranking_values(
         AveragePrecisionEvaluation, y_query, y_database, distances, tie_break, options
     )
@@ -458,7 +479,16 @@ mean_average_precision.__doc__ = mean_average_precision.__doc__.format(ap_doc=_A
 
 @validate_params(_HITS_PARAMS, prefer_skip_nested_validation=True)
 def precision_at_k(
-    y_query, y_database, distances, k, *, tie_aware=False, zero_division=0.0, tie_break=None
+    y_query,
+    y_database,
+    distances,
+    k,
+    *,
+    tie_aware=False,
+    zero_division=0.0,
+    tie_break=None,
+    hierarchy=None,
+    granularity="fine",
 ):
     """Mean precision of the top ``k`` items of each query's Hamming ranking.
 
@@ -484,6 +514,11 @@ def precision_at_k(
     tie_break : array-like of int, default=None
         Explicit order of tied items (see :func:`average_precision`).
 
+    hierarchy : dict or array-like, default=None
+        The coarse label of each fine (1-D) label: ``{fine: coarse}``, or an array whose
+        entry ``f`` is the coarse label of ``f``. Needed by ``granularity="coarse"``.
+    granularity : {"fine", "coarse"}, default="fine"
+        ``"coarse"`` counts an item relevant when it shares the query's coarse label.
     Returns
     -------
     precision : float or ndarray of shape (n_k,)
@@ -506,6 +541,7 @@ def precision_at_k(
     1.0
     """
     options = dict(kind="precision", k=k, tie_aware=tie_aware, zero_division=zero_division)
+    options.update(hierarchy=hierarchy, granularity=granularity)
     evaluation, values = _ranking_values(
         HitsEvaluation, y_query, y_database, distances, tie_break, options
     )
@@ -514,7 +550,16 @@ def precision_at_k(
 
 @validate_params(_HITS_PARAMS, prefer_skip_nested_validation=True)
 def recall_at_k(
-    y_query, y_database, distances, k, *, tie_aware=False, zero_division=0.0, tie_break=None
+    y_query,
+    y_database,
+    distances,
+    k,
+    *,
+    tie_aware=False,
+    zero_division=0.0,
+    tie_break=None,
+    hierarchy=None,
+    granularity="fine",
 ):
     """Mean recall of the top ``k`` items of each query's Hamming ranking.
 
@@ -539,6 +584,11 @@ def recall_at_k(
     tie_break : array-like of int, default=None
         Explicit order of tied items (see :func:`average_precision`).
 
+    hierarchy : dict or array-like, default=None
+        The coarse label of each fine (1-D) label: ``{fine: coarse}``, or an array whose
+        entry ``f`` is the coarse label of ``f``. Needed by ``granularity="coarse"``.
+    granularity : {"fine", "coarse"}, default="fine"
+        ``"coarse"`` counts an item relevant when it shares the query's coarse label.
     Returns
     -------
     recall : float or ndarray of shape (n_k,)
@@ -554,6 +604,7 @@ def recall_at_k(
     0.75
     """
     options = dict(kind="recall", k=k, tie_aware=tie_aware, zero_division=zero_division)
+    options.update(hierarchy=hierarchy, granularity=granularity)
     evaluation, values = _ranking_values(
         HitsEvaluation, y_query, y_database, distances, tie_break, options
     )

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..index import DEFAULT_MEMORY_BUDGET
 from ..utils.timing import measure_time
 from ..utils.validation import check_labels, check_same_label_kind, warn_if_nothing_relevant
+from ._hierarchy import labels_at_granularity
 from ._radius import BallEvaluation, _check_radii, precision_within_radius
 from ._ranking import (
     AveragePrecisionEvaluation,
@@ -52,7 +53,9 @@ def _query_distances(hasher, X, k=None, *, ranking=True):
     chunks : iterator of (slice, ndarray of shape (n_rows, n_database))
         Consecutive query rows and their distances, about ``_DISTANCE_CHUNK_BYTES`` each.
     """
-    if ranking and getattr(hasher, "rerank", None) is not None:
+    search_mode = getattr(hasher, "_search_mode", None)
+    rerank = search_mode()[0] if search_mode is not None else getattr(hasher, "rerank", None)
+    if ranking and rerank is not None:
         return hasher._ranking_distances(X, k, chunk_bytes=_DISTANCE_CHUNK_BYTES)
     codes = hasher.transform(X)
     index = hasher.index_
@@ -68,7 +71,8 @@ def _query_distances(hasher, X, k=None, *, ranking=True):
 
 def _evaluation(metric, options, n_database):
     """The evaluation object computing ``metric`` with ``options`` (tie_break excluded)."""
-    options = {key: value for key, value in options.items() if key != "tie_break"}
+    ignored = ("tie_break", "hierarchy", "granularity")
+    options = {key: value for key, value in options.items() if key not in ignored}
     if metric == "map":
         return AveragePrecisionEvaluation(n_database, **options)
     if metric in ("precision_at_k", "recall_at_k"):
@@ -113,8 +117,11 @@ def score_queries(estimator, X, y, metric, options, *, caller):
             "got None."
         )
     evaluation = _evaluation(metric, options, len(y_database))
+    hierarchy, granularity = options.get("hierarchy"), options.get("granularity", "fine")
+    y_database = labels_at_granularity(y_database, y_database, hierarchy, granularity)[1]
     ranking = metric in _RANKING_METRICS
     n_queries, chunks = _query_distances(hasher, X, options.get("k"), ranking=ranking)
+    y = labels_at_granularity(y, y, hierarchy, granularity)[0]
     y = check_labels(y, n_samples=n_queries, like=y_database, name="y")
     check_same_label_kind(y, y_database)
     warn_if_nothing_relevant(y, y_database)
@@ -191,8 +198,9 @@ def make_retrieval_scorer(metric="map", **kwargs):
     **kwargs
         Keyword arguments of the metric, e.g. ``k=100`` (required for ``precision_at_k`` and
         ``recall_at_k``, where it must be a single integer), ``tie_aware=False``,
-        ``empty_queries="skip"``, ``normalize="relevant"``, ``radius=2`` or
-        ``average="micro"``.
+        ``empty_queries="skip"``, ``normalize="relevant"``, ``radius=2``,
+        ``average="micro"``, or ``granularity="coarse"`` with ``hierarchy={fine: coarse}``
+        (relevance counted on the coarse labels).
 
     Returns
     -------
@@ -212,6 +220,8 @@ def make_retrieval_scorer(metric="map", **kwargs):
     make_retrieval_scorer('map', k=5000, empty_queries='skip')
     >>> make_retrieval_scorer("precision_within_radius", radius=2)
     make_retrieval_scorer('precision_within_radius', radius=2)
+    >>> make_retrieval_scorer("map", granularity="coarse", hierarchy={0: 0, 1: 0, 2: 1})
+    make_retrieval_scorer('map', granularity='coarse', hierarchy={0: 0, 1: 0, 2: 1})
     """
     if not isinstance(metric, str) or metric not in _METRICS:
         raise ValueError(f"metric must be one of {sorted(_METRICS)}; got {metric!r}.")
@@ -225,6 +235,8 @@ def make_retrieval_scorer(metric="map", **kwargs):
         )
     scorer = _RetrievalScorer(metric, dict(kwargs))
     # Check the option values now rather than at the first split of a search.
+    if kwargs.get("granularity", "fine") == "coarse" and kwargs.get("hierarchy") is None:
+        raise ValueError("granularity='coarse' needs the hierarchy (hierarchy={fine: coarse}).")
     k = scorer._options.get("k")
     _evaluation(metric, scorer._options, 1 if k is None or metric == "map" else k)
     return scorer
