@@ -10,8 +10,13 @@ it and any zip tool reads it, holding
   index ``{"__index__": ...}``; values are JSON, with tagged objects for what JSON lacks
   (``{"__tuple__": [...]}``, ``{"__dict__": [[key, value], ...]}``, ``{"__array__":
   name}``, ``{"__scalar__": value, "dtype": "int64"}``, ``{"__slice__": [start, stop,
-  step]}``, ``{"__float__": "nan"}``). ``arrays`` gives each array's dtype and shape, which
-  loading checks against the member itself;
+  step]}``, ``{"__float__": "nan"}``). Estimators inside estimators (the hashers of a
+  ``CoarseToFine``, a pipeline's steps) are nested objects, each with a ``"ref"`` number;
+  one met again is written ``{"__ref__": number}``, so a model held twice is stored once.
+  scikit-learn estimators (pipeline steps) are stored as skhash's, when their parameters
+  and fitted attributes are such values, with the ``"sklearn_version"`` that saved them.
+  ``arrays`` gives each array's dtype and shape, which loading checks against the member
+  itself;
 - ``arrays/<name>.npy``: every array in NumPy's ``.npy`` format (never object arrays), the
   data of each member aligned to 64 bytes in the file so that it can be memory-mapped in
   place (``mmap=True``): loading a billion codes then takes no time and no memory;
@@ -20,10 +25,11 @@ it and any zip tool reads it, holding
   network itself is rebuilt from the hasher's parameters and fitted attributes.
 
 Nothing in a file is ever unpickled or executed: classes are looked up by name among
-skhash's own estimators only. Saving writes a temporary file next to ``path``, flushes and
-fsyncs it, then renames it over ``path`` (``os.replace``, atomic on POSIX and Windows), so
-a process killed at any moment leaves the old file or the new one, never a truncated mix
-(at worst a stray ``.<name>.*.tmp`` file beside it).
+skhash's own estimators and scikit-learn's estimators only, built from JSON parameters.
+Saving writes a temporary file next to ``path``, flushes and fsyncs it, then renames it
+over ``path`` (``os.replace``, atomic on POSIX and Windows), so a process killed at any
+moment leaves the old file or the new one, never a truncated mix (at worst a stray
+``.<name>.*.tmp`` file beside it).
 """
 
 import importlib
@@ -65,6 +71,9 @@ class _Encoder:
 
     def __init__(self):
         self.arrays, self.blobs = {}, {}
+        # estimators met so far, by id: one object held in two places (a nested model that is
+        # both stages of a CoarseToFine) is written once and referred to after
+        self.seen = {}
 
     def add_array(self, array, where):
         name = "".join(c if c.isalnum() or c in "._-" else "_" for c in where) or "array"
@@ -120,6 +129,15 @@ class _Encoder:
         if isinstance(value, list):
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, tuple) and type(value) is tuple:
+            if (
+                len(value) == 2
+                and isinstance(value[0], str)
+                and isinstance(value[1], BaseEstimator)
+            ):
+                # a pipeline's (name, estimator) step: errors name the step
+                return {
+                    "__tuple__": [value[0], self.encode(value[1], f"{where} step {value[0]!r}")]
+                }
             return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if isinstance(value, dict) and type(value) is dict:
             return {
@@ -134,13 +152,22 @@ class _Encoder:
             }
         if isinstance(value, HammingIndex):
             return {"__index__": value._persist_state(self, where)}
-        if isinstance(value, BaseEstimator) and _is_skhash_class(type(value)):
-            return self.estimator(value, where)
+        if isinstance(value, BaseEstimator) and (
+            _is_skhash_class(type(value)) or _is_sklearn_class(type(value))
+        ):
+            if id(value) in self.seen:
+                return {"__ref__": self.seen[id(value)][0]}
+            # kept alive (and so its id unique) until the encoding ends
+            self.seen[id(value)] = (len(self.seen), value)
+            node = self.estimator(value, where)
+            node["ref"] = self.seen[id(value)][0]
+            return node
         if type(value).__module__ == "torch" and type(value).__name__ == "device":
             return {"__device__": str(value)}
         kind = (
             "a callable"
             if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType))
+            or (callable(value) and not isinstance(value, type))
             else f"a {type(value).__module__}.{type(value).__qualname__}"
         )
         raise NotSaveableError(
@@ -162,13 +189,33 @@ class _Encoder:
                 )
             encoded_params[key] = self.encode(value, f"{where} parameter {key!r}")
         hook = getattr(estimator, "_persist_attributes", None)
-        attributes = hook(self, where) if hook is not None else _plain_attributes(estimator)
+        if not _is_fitted(estimator):
+            attributes = {}  # an unfitted estimator (a parameter) is its parameters, as clone()
+        elif hook is not None:
+            attributes = hook(self, where)
+        else:
+            attributes = _plain_attributes(estimator)
         encoded = {k: self.encode(v, f"{where} attribute {k}") for k, v in attributes.items()}
-        return {
+        node = {
             "__estimator__": f"{cls.__module__}.{cls.__qualname__}",
             "params": encoded_params,
             "attributes": encoded,
         }
+        if _is_sklearn_class(cls):
+            import sklearn
+
+            # scikit-learn's fitted attributes may change between its versions (as its own
+            # pickles warn): the version is kept to warn on load
+            node["sklearn_version"] = sklearn.__version__
+        return node
+
+
+def _is_fitted(estimator):
+    """Whether ``estimator`` is fitted (scikit-learn's test: a trailing-underscore attribute,
+    or its ``__sklearn_is_fitted__``)."""
+    from sklearn.utils.validation import _is_fitted
+
+    return _is_fitted(estimator)
 
 
 def _plain_attributes(estimator):
@@ -190,10 +237,18 @@ def _is_skhash_class(cls):
     return cls.__module__ == "skhash" or cls.__module__.startswith("skhash.")
 
 
+def _is_sklearn_class(cls):
+    """A scikit-learn estimator (a StandardScaler or PCA step of a pipeline). Its parameters
+    and fitted attributes are stored as any others: plain values and numeric arrays only, so
+    one holding anything else (a callable, a compiled tree, a RandomState) is refused."""
+    return cls.__module__.startswith("sklearn.")
+
+
 # -- decoding ------------------------------------------------------------------------------
 class _Decoder:
     def __init__(self, archive):
         self.archive = archive
+        self.refs = {}  # estimators decoded so far, by their "ref" number
 
     def decode(self, node, where="object"):
         if node is None or isinstance(node, (bool, str, int, float)):
@@ -232,6 +287,13 @@ class _Decoder:
             return HammingIndex._from_persisted(self, body, where)
         if tag == "__estimator__":
             return self.estimator(node, where)
+        if tag == "__ref__":
+            if not isinstance(body, int) or isinstance(body, bool) or body not in self.refs:
+                raise FileFormatError(
+                    f"{self.archive.path}: the manifest refers at {where} to an estimator "
+                    f"({body!r}) it does not hold before: damaged file."
+                )
+            return self.refs[body]
         raise FileFormatError(
             f"{self.archive.path}: unknown tag {tag!r} in the manifest at {where}."
         )
@@ -247,12 +309,38 @@ class _Decoder:
                 f"version of skhash ({exc})."
             ) from None
         attributes = {k: self.decode(v, f"{where}.{k}") for k, v in node["attributes"].items()}
+        if "sklearn_version" in node:
+            _warn_sklearn_version(node["sklearn_version"], cls, self.archive.path)
         hook = getattr(estimator, "_restore_attributes", None)
-        if hook is not None:
+        if not attributes:
+            pass  # an unfitted estimator: its parameters were all it had
+        elif hook is not None:
             hook(attributes, self.archive)
         else:
             estimator.__dict__.update(attributes)
+        ref = node.get("ref")
+        if ref is not None:
+            if not isinstance(ref, int) or isinstance(ref, bool) or ref in self.refs:
+                raise FileFormatError(f"{self.archive.path}: damaged estimator reference {ref!r}.")
+            self.refs[ref] = estimator
         return estimator
+
+
+def _warn_sklearn_version(saved, cls, path):
+    import warnings
+
+    import sklearn
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    if saved != sklearn.__version__:
+        warnings.warn(
+            InconsistentVersionWarning(
+                estimator_name=f"{cls.__name__} (in {path})",
+                current_sklearn_version=sklearn.__version__,
+                original_sklearn_version=saved,
+            ),
+            stacklevel=4,
+        )
 
 
 def _hashable(key):
@@ -262,10 +350,14 @@ def _hashable(key):
 def _resolve_class(name, path):
     from sklearn.base import BaseEstimator
 
+    if not isinstance(name, str):
+        raise FileFormatError(f"{path}: damaged class name {name!r}.")
     module_name, _, qualname = name.rpartition(".")
-    if not (module_name == "skhash" or module_name.startswith("skhash.")):
+    ours = module_name == "skhash" or module_name.startswith("skhash.")
+    if not (ours or module_name.startswith("sklearn.")) or qualname.startswith("_"):
         raise FileFormatError(
-            f"{path} names the class {name!r}, which is not one of skhash's: refused."
+            f"{path} names the class {name!r}, which is not one of skhash's: refused (only "
+            "skhash's classes and scikit-learn's estimators are loaded)."
         )
     try:
         obj = importlib.import_module(module_name)
@@ -546,12 +638,14 @@ def save(obj, path):
 
 
 def load(path, *, mmap=False):
-    """Load an estimator or index saved by ``save()`` (any hasher, or a ``HammingIndex``).
+    """Load an estimator or index saved by ``save()``: any hasher, a ``HammingIndex``, a
+    ``CoarseToFine``, ``HashingNeighborsTransformer``, ``EmbeddingTransformer`` or
+    ``HashingPipeline``.
 
     Parameters
     ----------
     path : str or path-like
-        A file written by ``hasher.save(path)`` or ``HammingIndex.save(path)``.
+        A file written by the ``save(path)`` method of one of these.
     mmap : bool, default=False
         Memory-map the arrays (codes, ids, labels, model arrays) from the file instead of
         reading them: instant whatever the size, pages shared between processes. The
@@ -561,12 +655,14 @@ def load(path, *, mmap=False):
     Returns
     -------
     obj : estimator or HammingIndex
+        Searching, transforming and scoring as the saved object did.
 
     Raises
     ------
     FileFormatError
         (a ``ValueError``) when the file is not a skhash file, is damaged or truncated, was
-        written by a newer format version, or names a class that is not skhash's.
+        written by a newer format version, or names a class that is neither skhash's nor a
+        scikit-learn estimator.
 
     Examples
     --------

@@ -616,6 +616,76 @@ class CoarseToFine(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             )
         return float(np.nanmean(np.concatenate(per_query)))
 
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path):
+        """Save the fitted search (both hashers, their databases and labels) without pickle.
+
+        One file in skhash's own format, read back by :func:`skhash.load`: the two hashers
+        are stored as nested objects of the manifest, their arrays under their own names,
+        and a search built by :meth:`from_nested` stores its one model once. The file is
+        replaced atomically, as :meth:`skhash.BaseHasher.save` describes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> import skhash
+        >>> from skhash import ITQ, CoarseToFine
+        >>> X, y = load_digits(return_X_y=True)
+        >>> search = CoarseToFine(
+        ...     ITQ(n_bits=16, random_state=0), ITQ(n_bits=48, random_state=0), n_candidates=100
+        ... ).fit(X[200:], y[200:])
+        >>> path = os.path.join(tempfile.mkdtemp(), "search.skhash")
+        >>> search.save(path)
+        >>> again = skhash.load(path)
+        >>> bool((again.kneighbors(X[:5])[1] == search.kneighbors(X[:5])[1]).all())
+        True
+        """
+        from ._persistence import save
+
+        check_is_fitted(self)
+        save(self, path)
+
+    def _persist_attributes(self, encoder, where):
+        """What a file holds beyond the parameters: the fitted hashers (the nested model
+        once); the packed fine codes, the prefix index and the lookup tables are rebuilt."""
+        return {
+            "coarse_": None if self._nested else self.coarse_,
+            "fine_": self.fine_,
+            "_nested_bits": self._nested_bits if self._nested else None,
+        }
+
+    def _restore_attributes(self, attributes, archive):
+        from ._persistence import FileFormatError
+
+        coarse, fine = attributes.get("coarse_"), attributes.get("fine_")
+        nested_bits = attributes.get("_nested_bits")
+        hashers = (fine,) if nested_bits is not None else (coarse, fine)
+        if not all(hasattr(h, "index_") and hasattr(h, "transform") for h in hashers):
+            raise FileFormatError(
+                f"{archive.path}: the saved CoarseToFine lacks its fitted hashers: damaged file."
+            )
+        if nested_bits is not None:
+            if nested_bits not in (getattr(fine, "nested_", None) or ())[:-1]:
+                raise FileFormatError(
+                    f"{archive.path}: the saved CoarseToFine's prefix length {nested_bits!r} is "
+                    "not one of its model's nested lengths: damaged file."
+                )
+            coarse = _Prefix(fine, int(nested_bits))
+        elif coarse.index_.n_indexed_ != fine.index_.n_indexed_:
+            raise FileFormatError(
+                f"{archive.path}: the saved coarse and fine hashers index "
+                f"{coarse.index_.n_indexed_} and {fine.index_.n_indexed_} items: damaged file."
+            )
+        self._nested_bits = None if nested_bits is None else int(nested_bits)
+        self.coarse_, self.fine_ = coarse, fine
+        self._fine_words = fine.index_.packed_codes_
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         coarse, fine = get_tags(self.coarse), get_tags(self.fine)

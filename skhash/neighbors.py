@@ -234,6 +234,36 @@ class HashingNeighborsTransformer(
         dist = np.hstack([np.zeros((n, 1)), dist[others].reshape(n, -1)])
         return knn_graph(dist, ind, n, self.mode)
 
+    def save(self, path):
+        """Save the fitted transformer (its hasher and the indexed samples) without pickle.
+
+        One file in skhash's own format, read back by :func:`skhash.load`, the hasher stored
+        as a nested object of the manifest; replaced atomically, as
+        :meth:`skhash.BaseHasher.save` describes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> import skhash
+        >>> from skhash import ITQ, HashingNeighborsTransformer
+        >>> X, _ = load_digits(return_X_y=True)
+        >>> graphs = HashingNeighborsTransformer(ITQ(n_bits=32, random_state=0)).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "graphs.skhash")
+        >>> graphs.save(path)
+        >>> (skhash.load(path).transform(X[:5]) != graphs.transform(X[:5])).nnz
+        0
+        """
+        from ._persistence import save
+
+        check_is_fitted(self)
+        save(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = get_tags(self.hasher).input_tags.sparse

@@ -146,6 +146,44 @@ class HashingPipeline(Pipeline):
             _check_final_hasher(self.steps)
         return super().fit(X, y, **params)
 
+    def save(self, path):
+        """Save the fitted pipeline (every step, the hasher's database) without pickle.
+
+        One file in skhash's own format, read back by :func:`skhash.load`: each step is a
+        nested object of the manifest, its arrays under their own names. scikit-learn
+        transforms (``StandardScaler``, ``PCA``, ...) are stored the same way, their
+        parameters and fitted attributes, when these are plain values and numeric arrays;
+        a step holding anything else (a callable such as ``FunctionTransformer``'s ``func``,
+        a compiled tree, a ``RandomState``) is refused by a ``TypeError`` naming it, and
+        ``joblib.dump`` remains the way to save such a pipeline. Loading warns when the
+        installed scikit-learn is not the version that saved its steps. The file is replaced
+        atomically, as :meth:`skhash.BaseHasher.save` describes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> import skhash
+        >>> from skhash import ITQ
+        >>> from skhash.pipeline import make_hashing_pipeline
+        >>> X, y = load_digits(return_X_y=True)
+        >>> pipe = make_hashing_pipeline(StandardScaler(), ITQ(32, random_state=0)).fit(X, y)
+        >>> path = os.path.join(tempfile.mkdtemp(), "pipe.skhash")
+        >>> pipe.save(path)
+        >>> bool((skhash.load(path).kneighbors(X[:5])[1] == pipe.kneighbors(X[:5])[1]).all())
+        True
+        """
+        from ._persistence import save
+
+        check_is_fitted(self)
+        save(self, path)
+
     def _transform_queries(self, X):
         """``X`` through the fitted transforms; None stays None (the database itself)."""
         if X is None:
@@ -486,6 +524,37 @@ class EmbeddingTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         check_is_fitted(self, "hasher_")
         return self.hasher_.embed(X, layer=self.layer)
+
+    def save(self, path):
+        """Save the fitted transformer (its hasher) without pickle.
+
+        One file in skhash's own format, read back by :func:`skhash.load`, the hasher stored
+        as a nested object of the manifest; replaced atomically, as
+        :meth:`skhash.BaseHasher.save` describes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced if it exists).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> import skhash
+        >>> from skhash import ITQ
+        >>> from skhash.pipeline import EmbeddingTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> features = EmbeddingTransformer(ITQ(n_bits=32, random_state=0)).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "features.skhash")
+        >>> features.save(path)
+        >>> bool((skhash.load(path).transform(X[:5]) == features.transform(X[:5])).all())
+        True
+        """
+        from ._persistence import save
+
+        check_is_fitted(self, "hasher_")
+        save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

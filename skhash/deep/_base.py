@@ -680,8 +680,16 @@ class BaseDeepHasher(BaseHasher):
     # -- the skhash file format ---------------------------------------------------------
     # What is rebuilt on load rather than stored: the network (from the parameters and its
     # weights), the preprocessing (from the pixel statistics), the per-fit generators; the
-    # callbacks of the last fit are training-time objects and are not kept.
-    _NOT_PERSISTED = ("module_", "_preprocessing", "_generator", "_device_generator", "callbacks_")
+    # callbacks of the last fit are training-time objects and are not kept; the prefix indexes
+    # of a nested model are a cache, rebuilt from the codes when asked again.
+    _NOT_PERSISTED = (
+        "module_",
+        "_preprocessing",
+        "_generator",
+        "_device_generator",
+        "callbacks_",
+        "_prefix_indexes",
+    )
 
     def _persist_attributes(self, encoder, where):
         from .._persistence import torch_state_bytes
