@@ -187,6 +187,11 @@ class _Encoder:
                     "does not store; set_params(random_state=<int or None>) first, or save with "
                     "joblib.dump."
                 )
+            if key == "memory" and value is not None:
+                raise NotSaveableError(
+                    f"{where}: memory={value!r} is a joblib cache, whose files joblib unpickles; "
+                    "a skhash file does not point at one. set_params(memory=None) first."
+                )
             encoded_params[key] = self.encode(value, f"{where} parameter {key!r}")
         hook = getattr(estimator, "_persist_attributes", None)
         if not _is_fitted(estimator):
@@ -301,6 +306,12 @@ class _Decoder:
     def estimator(self, node, where):
         cls = _resolve_class(node["__estimator__"], self.archive.path)
         params = {k: self.decode(v, f"{where}.{k}") for k, v in node["params"].items()}
+        if params.get("memory") is not None:
+            # a pipeline's joblib cache folder: refitting would unpickle what it holds
+            raise FileFormatError(
+                f"{self.archive.path}: {cls.__name__} at {where} names a joblib cache "
+                f"(memory={params['memory']!r}), which skhash never writes: refused."
+            )
         try:
             estimator = cls(**params)
         except TypeError as exc:

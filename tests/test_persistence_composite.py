@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsTransformer
@@ -224,6 +225,25 @@ def test_step_with_non_array_fitted_state_is_refused(digits, tmp_path):
     with pytest.raises(TypeError, match="step 'knn'.*joblib"):
         pipe.save(tmp_path / "pipe.skhash")
     assert not os.listdir(tmp_path)
+
+
+def test_pipeline_cache_folder_is_neither_saved_nor_loaded(digits, tmp_path):
+    """A pipeline's ``memory`` names a joblib cache, whose files joblib unpickles on refit:
+    a skhash file never points at one, and a crafted file that does is refused."""
+    X, y, _, _ = digits
+    pipe = make_hashing_pipeline(StandardScaler(), ITQ(n_bits=8, random_state=0)).fit(X, y)
+    cached = clone(pipe).set_params(memory=str(tmp_path / "cache")).fit(X, y)
+    with pytest.raises(TypeError, match="memory=.*joblib cache"):
+        cached.save(tmp_path / "cached.skhash")
+    path = tmp_path / "pipe.skhash"
+    pipe.save(path)
+
+    def point_at_a_cache(manifest):
+        manifest["object"]["params"]["memory"] = str(tmp_path / "crafted")
+
+    _rewrite_manifest(path, point_at_a_cache)
+    with pytest.raises(skhash.FileFormatError, match="joblib cache"):
+        skhash.load(path)
 
 
 def test_unfitted_composites_are_not_saved(tmp_path):
