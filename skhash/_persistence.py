@@ -319,6 +319,14 @@ class _Decoder:
                 f"{self.archive.path}: the saved parameters of {cls.__name__} do not fit this "
                 f"version of skhash ({exc})."
             ) from None
+        for name in node["attributes"]:
+            member = getattr(cls, name, None)
+            if callable(member) or isinstance(member, property):
+                # fitted state never shadows the class's methods or properties
+                raise FileFormatError(
+                    f"{self.archive.path}: the saved state of {cls.__name__} at {where} "
+                    f"overrides its {name!r}: refused."
+                )
         attributes = {k: self.decode(v, f"{where}.{k}") for k, v in node["attributes"].items()}
         if "sklearn_version" in node:
             _warn_sklearn_version(node["sklearn_version"], cls, self.archive.path)
@@ -380,6 +388,10 @@ def _resolve_class(name, path):
         ) from None
     if not (isinstance(obj, type) and issubclass(obj, BaseEstimator)):
         raise FileFormatError(f"{path} names {name!r}, which is not an estimator: refused.")
+    if f"{obj.__module__}.{obj.__qualname__}" != name:
+        # a name imported into another module (skhash.base.BaseEstimator): save writes where
+        # a class is defined, so an alias is a hand-made file
+        raise FileFormatError(f"{path} names {name!r}, an alias of another class: refused.")
     return obj
 
 

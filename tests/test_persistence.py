@@ -335,6 +335,27 @@ def test_foreign_class_is_refused(digits, tmp_path):
         skhash.load(path)
 
 
+def test_class_aliases_and_shadowed_methods_are_refused(digits, tmp_path):
+    X, _ = digits
+    path = tmp_path / "lsh"
+    LSH(n_bits=8).fit(X).save(path)
+    alias = tmp_path / "alias"
+    alias.write_bytes(path.read_bytes())
+    # skhash.base imports scikit-learn's BaseEstimator: an alias, not a class skhash saves
+    _rewrite_manifest(
+        alias, lambda m: m["object"].update(__estimator__="skhash.base.BaseEstimator")
+    )
+    with pytest.raises(FileFormatError, match="alias of another class"):
+        skhash.load(alias)
+
+    def shadow_transform(manifest):
+        manifest["object"]["attributes"]["transform"] = 1
+
+    _rewrite_manifest(path, shadow_transform)
+    with pytest.raises(FileFormatError, match="overrides its 'transform'"):
+        skhash.load(path)
+
+
 def test_shape_in_manifest_must_match(saved_index):
     def change(manifest):
         manifest["arrays"]["HammingIndex.blocks"]["shape"][0] += 1
