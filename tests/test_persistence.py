@@ -1,5 +1,6 @@
 """skhash's own file format: round trips, damaged and foreign files, atomic replacement."""
 
+import io
 import json
 import os
 import pickle
@@ -289,6 +290,46 @@ def test_flipped_byte_in_codes_is_caught_without_mmap(saved_index):
     saved_index.write_bytes(bytes(data))
     with pytest.raises(FileFormatError, match="damaged"):
         HammingIndex.load(saved_index)
+
+
+def _rewrite_array(path, member, change):
+    """Rewrite ``path`` with the array ``member`` changed in place by ``change(array)``
+    (checksums recomputed: a crafted file, not a damaged one)."""
+    with zipfile.ZipFile(path) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
+    array = np.load(io.BytesIO(members[member]), allow_pickle=False).copy()
+    change(array)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    members[member] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_crafted_codes_and_ids_are_refused_without_mmap(tmp_path):
+    """What fit guarantees (no bits past n_bits, distinct ids) is checked at load."""
+    codes = np.random.default_rng(0).integers(0, 2, (100, 20))
+    path = tmp_path / "index.skhash"
+    HammingIndex().fit(codes, ids=np.arange(100) * 3).save(path)
+    bits, ids = tmp_path / "bits.skhash", tmp_path / "ids.skhash"
+    bits.write_bytes(path.read_bytes())
+    ids.write_bytes(path.read_bytes())
+
+    def set_bit_25(blocks):
+        blocks[0, -1, 0] |= np.uint64(1 << 25)
+
+    _rewrite_array(bits, "arrays/HammingIndex.blocks.npy", set_bit_25)
+    with pytest.raises(FileFormatError, match="bits set beyond n_bits=20"):
+        HammingIndex.load(bits)
+
+    def repeat_an_id(array):
+        array[1] = array[0]
+
+    _rewrite_array(ids, "arrays/HammingIndex.ids.npy", repeat_an_id)
+    with pytest.raises(FileFormatError, match="unique.*Damaged"):
+        HammingIndex.load(ids)
+    assert HammingIndex.load(path).kneighbors(codes[:1], 1)[0][0, 0] == 0
 
 
 def test_joblib_file_is_named(tmp_path):

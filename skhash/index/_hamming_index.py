@@ -435,6 +435,21 @@ class HammingIndex(BaseEstimator):
                     f"{path}: the index ids are {ids.dtype}{list(ids.shape)}, expected "
                     f"int64[{n_codes}]: damaged file."
                 )
+        if not decoder.archive.mmap:
+            # What fit guarantees, checked where it costs one pass over data read anyway (a
+            # memory-mapped load reads nothing, so it trusts the file's contents): unused
+            # high bits of the last word are 0 (else exact matches come back at distance
+            # >= 1), and ids are distinct (else remove() drops only one of them).
+            last_words = blocks[:, -1, :].reshape(-1)[:n_codes]
+            if n_bits % 64 and np.any(last_words >> np.uint64(n_bits % 64)):
+                raise FileFormatError(
+                    f"{path}: codes have bits set beyond n_bits={n_bits}: damaged file."
+                )
+            if ids is not None:
+                try:
+                    ids, lookup = check_ids(ids, n_codes)
+                except ValueError as exc:
+                    raise FileFormatError(f"{path}: {exc} Damaged file.") from None
         try:
             index = cls(**params)
             index._validate_params()
