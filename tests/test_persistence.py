@@ -1,5 +1,6 @@
 """skhash's own file format: round trips, damaged and foreign files, atomic replacement."""
 
+import contextlib
 import io
 import json
 import os
@@ -31,16 +32,21 @@ def digits():
     return X, y
 
 
-@pytest.fixture
-def no_pickle(monkeypatch):
-    """Make any use of pickle during the test fail."""
+@contextlib.contextmanager
+def pickle_refused():
+    """Any use of pickle inside the block fails the test (only around save and load: the
+    searches after them may load numba's cache, whose index numba pickles)."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle was used")
 
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pickle, "loads", refuse)
+        patch.setattr(pickle, "load", refuse)
+        patch.setattr(pickle, "Unpickler", refuse)
+        patch.setattr(pickle, "dump", refuse)
+        patch.setattr(pickle, "dumps", refuse)
+        yield
 
 
 def _same_search(a, b, X):
@@ -53,13 +59,14 @@ def _same_search(a, b, X):
 # -- round trips -------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", CLASSIC)
 @pytest.mark.parametrize("mmap", [False, True])
-def test_classic_round_trip(cls, mmap, digits, tmp_path, no_pickle):
+def test_classic_round_trip(cls, mmap, digits, tmp_path):
     X, y = digits
     hasher = cls(n_bits=16, random_state=0, rerank="embedding", bit_weights="learn")
     hasher.fit(X[:600], y[:600], ids=np.arange(600) * 7 + 3)
     path = tmp_path / "hasher.skhash"
-    hasher.save(path)
-    loaded = skhash.load(path, mmap=mmap)
+    with pickle_refused():
+        hasher.save(path)
+        loaded = skhash.load(path, mmap=mmap)
     assert type(loaded) is cls
     assert loaded.get_params() == hasher.get_params()
     np.testing.assert_array_equal(loaded.transform(X[600:]), hasher.transform(X[600:]))
@@ -147,13 +154,14 @@ def test_deep_model_fitted_on_gpu_loads_on_cpu(digits, tmp_path):
 
 @pytest.mark.parametrize("with_ids", [False, True])
 @pytest.mark.parametrize("mmap", [False, True])
-def test_index_round_trip(with_ids, mmap, tmp_path, no_pickle):
+def test_index_round_trip(with_ids, mmap, tmp_path):
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 2, (1000, 130))
     ids = rng.permutation(10**6)[:1000] if with_ids else None
     index = HammingIndex(backend="numpy", memory_budget=2**20).fit(codes, ids)
-    index.save(tmp_path / "index")
-    loaded = HammingIndex.load(tmp_path / "index", mmap=mmap)
+    with pickle_refused():
+        index.save(tmp_path / "index")
+        loaded = HammingIndex.load(tmp_path / "index", mmap=mmap)
     assert loaded.get_params() == index.get_params()
     np.testing.assert_array_equal(loaded.packed_codes_, index.packed_codes_)
     if with_ids:
