@@ -116,7 +116,7 @@ class SearchMixin:
             return self.index_._kneighbors_positions(
                 codes, n_neighbors, False, n_jobs=self._search_n_jobs()
             )
-        if factor is None and codes is not None:
+        if factor is None:
             return self._rerank_database(codes, embedding, rerank, n_neighbors)
         n_available = self.index_.n_indexed_ - (X is None)
         n_candidates = n_available if factor is None else min(n_available, n_neighbors * factor)
@@ -132,9 +132,13 @@ class SearchMixin:
         """Every item re-ranked (``rerank_factor=None``): the re-ranking distances to the
         whole database by matrix products, chunk by chunk of queries, the ``n_neighbors``
         nearest kept (ties by position), rather than gathering each query's own copy of
-        every database code."""
+        every database code. ``codes`` None: the queries are the database items, each
+        excluding itself."""
         database = self.index_._snapshot()
         all_codes = unpack_codes(database.codes.words(), database.n_bits)
+        itself = codes is None
+        if itself:
+            codes = all_codes
         stored = self._database_embedding() if rerank == "embedding" else None
         weights = self._search_bit_weights()
         n_db = len(database)
@@ -151,6 +155,9 @@ class SearchMixin:
                 query_embedding=None if embedding is None else embedding[rows],
                 candidate_embedding=stored,
             )
+            if itself:  # an item is not its own neighbour: it sorts last
+                own = np.arange(start, start + len(finer))
+                finer[np.arange(len(finer)), own] = np.inf
             every = np.broadcast_to(np.arange(n_db), finer.shape)
             d, p = sort_hits(finer, every)
             dist[rows], positions[rows] = d[:, :n_neighbors], p[:, :n_neighbors]

@@ -220,3 +220,20 @@ def test_search_parameters_act_on_a_fitted_hasher(digits):
         fitted.set_params(rerank="embedding", bit_weights=None).kneighbors(Xq[:2])
     with pytest.raises(ValueError, match="learnt from the training data at fit"):
         fitted.set_params(rerank="weighted", bit_weights="learn").kneighbors(Xq[:2])
+
+
+@pytest.mark.parametrize("rerank", ["weighted", "embedding"])
+def test_database_queried_against_itself_with_every_item_reranked(rerank):
+    """X=None with rerank_factor=None goes through the chunked whole-database re-ranking
+    (not an (n, n - 1) candidate matrix), each item excluding itself, with the answers of
+    the candidate path."""
+    X, y = load_digits(return_X_y=True)
+    params = dict(n_bits=16, random_state=0, rerank=rerank, bit_weights="learn")
+    every = ITQ(rerank_factor=None, **params).fit(X, y)
+    candidates = ITQ(rerank_factor=len(X), **params).fit(X, y)
+    dist, ind = every.kneighbors(None, 5)
+    ref_dist, ref_ind = candidates.kneighbors(None, 5)
+    np.testing.assert_array_equal(ind, ref_ind)
+    # matrix products and per-candidate sums round differently (1e-15)
+    np.testing.assert_allclose(dist, ref_dist, atol=1e-12)
+    assert (ind != np.arange(len(X))[:, None]).all()
