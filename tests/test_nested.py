@@ -1,5 +1,6 @@
 """Nested code lengths: one deep model whose code prefixes are codes of their own."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -76,6 +77,11 @@ def test_prefixes_are_the_first_bits_of_the_code(digits, nested_csq):
         np.testing.assert_array_equal(nested_csq.transform(Xq, n_bits=n_bits), full[:, :n_bits])
     with pytest.raises(ValueError, match=r"not one of the code lengths.*\[4, 8, 16\]"):
         nested_csq.transform(Xq, n_bits=6)
+    # set_output names columns after the whole code: a prefix is a clear error, not pandas'
+    framed = copy.copy(nested_csq).set_output(transform="pandas")
+    assert framed.transform(Xq).shape == (len(Xq), 16)
+    with pytest.raises(ValueError, match=r"prefix.*iloc\[:, :8\]"):
+        framed.transform(Xq, n_bits=8)
 
 
 def test_the_prefix_index_is_the_index_of_the_prefix_codes(digits, nested_csq):

@@ -16,6 +16,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names,
     check_array,
@@ -237,7 +238,14 @@ class BaseDeepHasher(BaseHasher):
         """
         check_is_fitted(self, "index_")
         length = self._check_prefix(n_bits)
-        codes = super().transform(X)
+        if length is not None and _get_output_config("transform", self)["dense"] != "default":
+            # set_output names the columns after the whole code (get_feature_names_out)
+            raise ValueError(
+                f"transform(X, n_bits={n_bits}) returns a prefix, which set_output's "
+                f"containers cannot name; take transform(X).iloc[:, :{n_bits}] instead, or "
+                'set_output(transform="default").'
+            )
+        codes = self._encode(self._validate_input(X, reset=False))
         return codes if length is None else np.ascontiguousarray(codes[:, :length])
 
     # -- inputs -----------------------------------------------------------------------
