@@ -20,6 +20,7 @@ __all__ = [
     "SignSTE",
     "bi_half_sign",
     "bit_balance_loss",
+    "bit_correlation_loss",
     "center_targets",
     "classification_loss",
     "cosine_margin_loss",
@@ -173,6 +174,26 @@ def bit_balance_loss(u):
     return u.mean(dim=0).pow(2).mean()
 
 
+def bit_correlation_loss(u):
+    r"""Redundancy between bits: the mean squared correlation between two bits over a batch,
+
+    .. math:: L = \frac{1}{k(k-1)} \sum_{a \ne b} \rho_{ab}^2,
+
+    :math:`\rho` the Pearson correlation of the columns of ``u``. Codes whose bits are
+    correlated spend several bits on one split of the data; the penalty spreads them out, as
+    the uncorrelated-bits constraint of spectral hashing (Weiss et al., NIPS 2008) and the
+    decorrelation terms of deep unsupervised hashers do.
+    """
+    n, k = u.shape
+    if n < 2 or k < 2:
+        return u.sum() * 0
+    centred = u - u.mean(dim=0)
+    normed = centred / centred.pow(2).sum(dim=0).add(1e-8).sqrt()
+    corr = normed.T @ normed
+    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=u.device)
+    return corr[off_diagonal].pow(2).mean()
+
+
 def quantization_loss(u, p=2):
     r"""Quantization error ``mean(| |u| - 1 |^p)``: how far relaxed codes are from the corners.
 
@@ -225,10 +246,15 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
 
     When ``n_bits`` is a power of two, the rows of a Hadamard matrix and their negations come
     first (any two are ``n_bits / 2`` or ``n_bits`` apart), as proposed for hash centres by
-    Yuan et al. (CSQ, CVPR 2020). Further centres (more than ``2 * n_bits`` classes, or any
-    other ``n_bits``) are random codes drawn with ``generator``, each the farthest of up to
-    ``max_draws`` draws from the centres before it, stopping at the first round of draws that
-    reaches ``min_distance``. When no draw reaches it, the farthest one is kept (later centres
+    Yuan et al. (CSQ, CVPR 2020). They come in pairs, a row then its negation (the all-ones
+    row last), so that every bit is ``+1`` for half of the centres: the first rows alone
+    (CSQ's choice for up to ``n_bits`` classes) agree on some bits for every class (with 10
+    classes, 1, 2 and 4 bits at 16, 32 and 64 bits), bits that then separate nothing. The
+    price: the two classes of a pair are ``n_bits`` apart, so a multi-label item with both
+    labels has an all-tied target (:func:`center_targets`). Further centres (more than
+    ``2 * n_bits`` classes, or any other ``n_bits``) are random codes drawn with
+    ``generator``, each the farthest of up to ``max_draws`` draws from the centres before it,
+    stopping at the first round of draws that reaches ``min_distance``. When no draw reaches it, the farthest one is kept (later centres
     then stop at that distance) and a ``UserWarning`` gives the smallest distance between two
     centres.
 
@@ -264,7 +290,12 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
     centers = np.empty((0, n_bits), dtype=np.float32)
     if n_bits & (n_bits - 1) == 0:
         H = hadamard(n_bits).astype(np.float32)
-        centers = np.concatenate([H, -H])[:n_classes]
+        # +/- pairs of rows, the all-ones row last: every bit then splits the classes in half
+        # (for an even number of classes). Rows alone (H[:n_classes]) leave bits constant
+        # over every centre: column 0 of H is all ones, and 10 rows of a 16/32/64 Hadamard
+        # matrix agree on 1/2/4 bits -- bits that carry no information.
+        H = np.concatenate([H[1:], H[:1]])
+        centers = np.stack([H, -H], axis=1).reshape(2 * n_bits, n_bits)[:n_classes]
     closest = n_bits
     draws_per_round = 64
     # numpy, not torch, for these tiny products: torch's thread pool costs milliseconds each.
