@@ -254,9 +254,9 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
     labels has an all-tied target (:func:`center_targets`). Further centres (more than
     ``2 * n_bits`` classes, or any other ``n_bits``) are random codes drawn with
     ``generator``, each the farthest of up to ``max_draws`` draws from the centres before it,
-    stopping at the first round of draws that reaches ``min_distance``. When no draw reaches it, the farthest one is kept (later centres
-    then stop at that distance) and a ``UserWarning`` gives the smallest distance between two
-    centres.
+    stopping at the first round of draws that reaches ``min_distance``. When no draw reaches
+    it, the farthest one is kept (later centres then stop at that distance) and a
+    ``UserWarning`` gives the smallest distance between two centres.
 
     Parameters
     ----------
