@@ -85,7 +85,9 @@ def test_dpsh_loss_is_the_papers_likelihood_and_quantization(seed, multilabel):
         likelihood -= shares_label(Y, i, j) * theta - math.log(1 + math.exp(theta))
     quantization = sum((np.sign(u[i, b]) - u[i, b]) ** 2 for i in range(n) for b in range(k))
     expected = likelihood / n**2 + eta * quantization / (n * k)
-    terms = fitted(DPSH, quantization_weight=eta)._loss(outputs_of(u), batch_of(Y))
+    # the paper's likelihood weighs every pair alike (the default balances them: issue 19)
+    dpsh = fitted(DPSH, quantization_weight=eta, pair_weighting="uniform")
+    terms = dpsh._loss(outputs_of(u), batch_of(Y))
     assert set(terms) == {"pairwise", "quantization"}
     assert math.isclose(total(terms), expected, rel_tol=1e-4)
 
@@ -436,7 +438,10 @@ def test_orthohash_codebook_and_batch_norm(digits):
     codebook = net.centers
     assert codebook.shape == (10, 8)
     assert (codebook @ codebook.T)[~torch.eye(10, dtype=bool)].abs().max() <= 8  # distinct
-    assert torch.equal(codebook[:8] @ codebook[:8].T, 8 * torch.eye(8))  # orthogonal rows
+    rows = codebook[0::2]  # Hadamard rows, each followed by its negation (issue 19)
+    assert torch.equal(rows @ rows.T, 8 * torch.eye(5))  # orthogonal rows
+    assert torch.equal(codebook[1::2], -rows)
+    assert ((codebook > 0).sum(dim=0) == 5).all()  # every bit splits the classes in half
 
 
 def test_bihalf_is_unsupervised_and_balances_its_bits(digits):

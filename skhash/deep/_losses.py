@@ -55,10 +55,11 @@ def pairwise_similarity(y_a, y_b=None):
     return (y_a @ y_b.T > 0).to(y_a.dtype)
 
 
-def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
+def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False, offset=0.0):
     r"""Negative log-likelihood of the pairwise labels (DPSH; weighted for HashNet).
 
-    With :math:`\theta_{ij} = s \, u_i^\top v_j` the model says
+    With :math:`\theta_{ij} = s \, (u_i^\top v_j - o)` (the offset :math:`o` is 0 in DPSH
+    and HashNet) the model says
     :math:`p(S_{ij}=1) = \sigma(\theta_{ij})`, and the loss of a pair is
     :math:`\ell_{ij} = \log(1 + e^{\theta_{ij}}) - S_{ij} \theta_{ij}`, computed as
     ``softplus(theta) - S * theta`` (numerically stable). The loss is the mean of
@@ -71,6 +72,10 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
 
     (a kind of pair absent from the batch adds nothing). Li et al. use ``s = 1/2``; with
     ``n_bits`` large, a smaller ``s`` keeps ``theta`` out of saturation (HashNet: ``10 / k``).
+    An offset ``o = k / 2`` on binary codes puts the likelihood 1/2 at a Hamming distance of
+    ``k / 4`` and makes orthogonal codes (``k / 2`` apart) likely dissimilar, which ten
+    classes can all reach; with ``o = 0`` every dissimilar pair is pushed towards opposite
+    codes, which no three classes can be (DSBH's use).
 
     Parameters
     ----------
@@ -82,6 +87,8 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
         The factor ``s``.
     balanced : bool, default=False
         Weigh similar and dissimilar pairs equally in total (HashNet).
+    offset : float, default=0.0
+        The offset ``o``.
 
     References
     ----------
@@ -89,7 +96,7 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
     pairwise labels (DPSH). IJCAI 2016. Z. Cao, M. Long, J. Wang, P. S. Yu. HashNet: deep
     learning to hash by continuation. ICCV 2017.
     """
-    theta = scale * (u @ v.T)
+    theta = scale * (u @ v.T - offset) if offset else scale * (u @ v.T)
     pair_loss = F.softplus(theta) - S * theta
     if not balanced:
         return pair_loss.mean()
