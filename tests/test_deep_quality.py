@@ -152,15 +152,19 @@ def test_quality_gate(name, lsh_reference):
 @pytest.mark.parametrize("n_bits", [16, 32, 64])
 def test_hadamard_centres_split_every_bit(n_bits):
     # Before: the first 10 Hadamard rows left 1, 2 and 4 bits constant over every centre.
-    for n_classes in (2, 10, 11, 2 * n_bits):
+    for n_classes in (2, 3, 4, 5, 10, 11, n_bits, n_bits + 3, 2 * n_bits):
         C = L.hash_centers(n_classes, n_bits, torch.Generator().manual_seed(0))
         plus = (C > 0).sum(dim=0)
-        assert int(plus.min()) >= 1 and int(plus.max()) <= n_classes - 1
-        if n_classes % 2 == 0:  # +/- pairs: every bit is +1 for exactly half the centres
-            assert (plus == n_classes // 2).all()
+        assert int(plus.min()) >= 1 and int(plus.max()) <= n_classes - 1, n_classes
         distance = (n_bits - C @ C.T) / 2
-        assert distance[~torch.eye(n_classes, dtype=bool)].min() >= n_bits / 2
-    # more classes than Hadamard codes: random centres after them, still a quarter apart
+        off = ~torch.eye(n_classes, dtype=bool)
+        assert distance[off].min() >= n_bits / 2
+        if 5 <= n_classes <= n_bits:  # signed rows: orthogonal, none antipodal
+            assert (distance[off] == n_bits / 2).all()
+    # 10 classes: every bit is +1 for at least 2 and at most 8 of them
+    plus = (L.hash_centers(10, n_bits) > 0).sum(dim=0)
+    assert int(plus.min()) >= 2 and int(plus.max()) <= 8
+    # more classes than Hadamard codes: random centres after them
     C = L.hash_centers(3 * n_bits, n_bits, torch.Generator().manual_seed(0))
     assert len(C.unique(dim=0)) == 3 * n_bits
 

@@ -253,12 +253,13 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
 
     When ``n_bits`` is a power of two, the rows of a Hadamard matrix and their negations come
     first (any two are ``n_bits / 2`` or ``n_bits`` apart), as proposed for hash centres by
-    Yuan et al. (CSQ, CVPR 2020). They come in pairs, a row then its negation (the all-ones
-    row last), so that every bit is ``+1`` for half of the centres: the first rows alone
-    (CSQ's choice for up to ``n_bits`` classes) agree on some bits for every class (with 10
-    classes, 1, 2 and 4 bits at 16, 32 and 64 bits), bits that then separate nothing. The
-    price: the two classes of a pair are ``n_bits`` apart, so a multi-label item with both
-    labels has an all-tied target (:func:`center_targets`). Further centres (more than
+    Yuan et al. (CSQ, CVPR 2020). The rows are negated where that makes every bit split the
+    classes as evenly as possible (the first rows alone leave bits constant over every
+    centre: 1, 2 and 4 bits with 10 classes at 16, 32 and 64 bits; see :func:`_signed_rows`);
+    any two of the first ``n_bits`` centres are orthogonal, ``n_bits / 2`` apart, and no two
+    of them antipodal, so that a multi-label target does not cancel out
+    (:func:`center_targets`). The negated rows come after them. With fewer than 5 classes no
+    signs split every bit, and the rows come in +/- pairs instead. Further centres (more than
     ``2 * n_bits`` classes, or any other ``n_bits``) are random codes drawn with
     ``generator``, each the farthest of up to ``max_draws`` draws from the centres before it,
     stopping at the first round of draws that reaches ``min_distance``. When no draw reaches
@@ -297,12 +298,11 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
     centers = np.empty((0, n_bits), dtype=np.float32)
     if n_bits & (n_bits - 1) == 0:
         H = hadamard(n_bits).astype(np.float32)
-        # +/- pairs of rows, the all-ones row last: every bit then splits the classes in half
-        # (for an even number of classes). Rows alone (H[:n_classes]) leave bits constant
-        # over every centre: column 0 of H is all ones, and 10 rows of a 16/32/64 Hadamard
-        # matrix agree on 1/2/4 bits -- bits that carry no information.
-        H = np.concatenate([H[1:], H[:1]])
-        centers = np.stack([H, -H], axis=1).reshape(2 * n_bits, n_bits)[:n_classes]
+        if n_classes <= n_bits:
+            centers = _signed_rows(H, n_classes)
+        else:  # all the rows, signed, then their negations
+            signed = _signed_rows(H, n_bits)
+            centers = np.concatenate([signed, -signed])[:n_classes]
     closest = n_bits
     draws_per_round = 64
     # numpy, not torch, for these tiny products: torch's thread pool costs milliseconds each.
@@ -331,6 +331,38 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
             stacklevel=2,
         )
     return torch.from_numpy(centers)
+
+
+def _signed_rows(H, n):
+    """``n`` distinct rows of the Hadamard matrix ``H`` (the all-ones row only when all are
+    needed), each possibly negated, the signs chosen so that every bit splits the rows as
+    evenly as possible: exhaustively up to 14 rows, else the best of 4,096 draws of a fixed
+    seed (the fit's generator is not used, so the random centres after these do not
+    change). Where no signs split every bit (fewer than 5 rows), +/- pairs of rows.
+
+    The first ``n`` rows as they are (CSQ's choice) agree on some bits for every row: column
+    0 of ``H`` is all ones, and 10 rows of a 16/32/64 Hadamard matrix agree on 1/2/4 bits,
+    bits that then separate no class. Negating rows keeps every two of them orthogonal
+    (``n_bits / 2`` apart) and no two antipodal, so a two-label target never cancels out.
+    """
+    k = len(H)
+    rows = H[1 : n + 1] if n < k else H
+    if n < 2:
+        return rows[:n].copy()
+    if n <= 14:
+        signs = 1 - 2 * ((np.arange(2 ** (n - 1))[:, None] >> np.arange(n)) & 1)
+    else:
+        draws = np.random.RandomState(0).randint(0, 2, size=(4096, n))
+        signs = 1 - 2 * draws
+        signs[:, 0] = 1  # a code and its negation split alike
+    plus = (signs[:, :, None] * rows[None] > 0).sum(axis=1)  # (patterns, bits)
+    split = np.minimum(plus, n - plus)
+    score = split.min(axis=1) * (k * n) + split.sum(axis=1)  # worst bit first, then all
+    best = int(score.argmax())
+    if split[best].min() == 0:  # fewer than 5 rows: +/- pairs split every bit
+        pairs = np.stack([rows, -rows], axis=1).reshape(2 * len(rows), k)
+        return pairs[:n].astype(np.float32)
+    return (rows * signs[best][:, None]).astype(np.float32)
 
 
 def center_targets(Y, centers, tie_break=None):
