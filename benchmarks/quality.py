@@ -27,6 +27,7 @@ time (``fit``, which includes encoding the training set) and epochs run.
     python benchmarks/quality.py                                # the whole matrix (hours)
     python benchmarks/quality.py --protocols mnist --bits 32 --schedules short
     python benchmarks/quality.py --methods DSBH BiHalf --tag before --no-write
+    python benchmarks/quality.py --report                       # rewrite the docs table
 """
 
 import argparse
@@ -224,7 +225,13 @@ def main(argv=None):
     parser.add_argument("--results", default=str(RESULTS), help="json-lines file of rows")
     parser.add_argument("--redo", action="store_true", help="fit cells already measured")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument(
+        "--report", action="store_true", help="only write the docs section from the rows"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        write_section("quality", to_markdown(read_rows(args.results)))
+        return
     torch.set_num_threads(args.threads)
     os.makedirs(Path(args.results).parent, exist_ok=True)
     done = {key(r) for r in read_rows(args.results)}
@@ -253,8 +260,7 @@ def main(argv=None):
                         flush=True,
                     )
                     if not args.no_write:
-                        rows = [r for r in read_rows(args.results)]
-                        write_section("quality", to_markdown(rows))
+                        write_section("quality", to_markdown(read_rows(args.results)))
 
 
 if __name__ == "__main__":
