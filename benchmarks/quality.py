@@ -33,6 +33,7 @@ time (``fit``, which includes encoding the training set) and epochs run.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -185,7 +186,8 @@ def to_markdown(rows):
         "Rows tagged `before` were measured before the fixes of issue 19.",
         "",
     ]
-    envs = sorted({r["env"] for r in rows})
+    # the load is a column of its own: one line per machine and versions
+    envs = sorted({re.sub(r"; load [^;]*", "", r["env"]) for r in rows})
     lines += [f"- {e}" for e in envs] + [""]
     lines += [
         "| tag | protocol | method | bits | schedule | mAP | P@100 | distinct | const. bits "
