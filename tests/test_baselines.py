@@ -85,7 +85,9 @@ def test_dpsh_loss_is_the_papers_likelihood_and_quantization(seed, multilabel):
         likelihood -= shares_label(Y, i, j) * theta - math.log(1 + math.exp(theta))
     quantization = sum((np.sign(u[i, b]) - u[i, b]) ** 2 for i in range(n) for b in range(k))
     expected = likelihood / n**2 + eta * quantization / (n * k)
-    terms = fitted(DPSH, quantization_weight=eta)._loss(outputs_of(u), batch_of(Y))
+    # the paper's likelihood weighs every pair alike (the default balances them: issue 19)
+    dpsh = fitted(DPSH, quantization_weight=eta, pair_weighting="uniform")
+    terms = dpsh._loss(outputs_of(u), batch_of(Y))
     assert set(terms) == {"pairwise", "quantization"}
     assert math.isclose(total(terms), expected, rel_tol=1e-4)
 
@@ -281,19 +283,27 @@ def hamming(a, b):
 
 
 def test_two_label_targets_are_not_pulled_to_class_zero():
-    # Ties towards +1 made every two-label target as close to class 0 (the all-ones Hadamard
-    # row) as to its own classes: 105 of the 105 label pairs of 15 classes at 16 bits.
-    n_classes, n_bits = 15, 16
+    # Ties towards +1 made every two-label target as close to the class of the all-ones
+    # Hadamard row as to its own classes: 105 of the 105 label pairs of 15 classes at 16 bits.
+    n_classes, n_bits = 2 * 16, 16  # every Hadamard code, the all-ones row among them
     generator = torch.Generator().manual_seed(0)
     centers = L.hash_centers(n_classes, n_bits, generator)
     tie_break = L.random_signs((n_bits,), generator)
-    assert (centers[0] == 1).all()  # the all-ones row is still class 0's centre
+    ones = [c for c in range(n_classes) if (centers[c] == 1).all()]
+    assert len(ones) == 1  # the all-ones row is one class's centre
+    zero = ones[0]
 
     def as_close_to_class_zero(target, a, c):
         own = (hamming(target, centers[a]) + hamming(target, centers[c])) / 2
-        return hamming(target, centers[0]) <= own
+        return hamming(target, centers[zero]) <= own
 
-    pairs = list(itertools.combinations(range(1, n_classes), 2))
+    others = [c for c in range(n_classes) if c != zero and not (centers[c] == -1).all()]
+    # antipodal classes (a +/- pair) have no code between them: left out
+    pairs = [
+        (a, c)
+        for a, c in itertools.combinations(others, 2)
+        if not torch.equal(centers[a], -centers[c])
+    ]
     targets = {}
     for a, c in pairs:
         Y = torch.zeros(1, n_classes)
@@ -333,7 +343,10 @@ def test_random_centres_keep_a_quarter_of_the_bits_apart(n_classes, n_bits):
 
 def test_hadamard_centres_first_and_a_warning_when_no_spacing_exists():
     C = L.hash_centers(20, 8, torch.Generator().manual_seed(0))  # 16 Hadamard rows, 4 random
-    assert torch.equal(C[:8], torch.tensor(__import__("scipy").linalg.hadamard(8)).float())
+    H = torch.tensor(__import__("scipy").linalg.hadamard(8)).float()
+    # the rows, some negated so that every bit splits the centres (issue 19), then negations
+    assert torch.equal(C[:8].abs() @ H.abs().T, 8 * torch.ones(8, 8))  # a +/-1 matrix
+    assert torch.equal((C[:8] @ H.T).abs(), 8 * torch.eye(8))  # row i is +/- H[i]
     assert torch.equal(C[8:16], -C[:8])
     with pytest.warns(UserWarning, match="closest two class centres are 0 bit"):
         L.hash_centers(10, 3, torch.Generator().manual_seed(0))  # 8 codes of 3 bits exist
@@ -427,6 +440,8 @@ def test_orthohash_codebook_and_batch_norm(digits):
     assert codebook.shape == (10, 8)
     assert (codebook @ codebook.T)[~torch.eye(10, dtype=bool)].abs().max() <= 8  # distinct
     assert torch.equal(codebook[:8] @ codebook[:8].T, 8 * torch.eye(8))  # orthogonal rows
+    plus = (codebook > 0).sum(dim=0)
+    assert plus.min() >= 1 and plus.max() <= 9  # every bit splits the classes (issue 19)
 
 
 def test_bihalf_is_unsupervised_and_balances_its_bits(digits):

@@ -10,7 +10,12 @@ from torch import nn
 from ._base import BaseDeepHasher
 from ._docs import fill_deep_doc
 from ._heads import LinearHead
-from ._losses import bi_half_sign, reconstruction_loss, similarity_preservation_loss
+from ._losses import (
+    bi_half_sign,
+    bit_correlation_loss,
+    reconstruction_loss,
+    similarity_preservation_loss,
+)
 from ._network import HeadNetwork
 
 __all__ = ["BiHalf"]
@@ -20,19 +25,42 @@ _DEFAULT_GAMMA = {"reconstruction": 1.0, "similarity": 6.0}
 
 
 class _BiHalfNetwork(HeadNetwork):
-    """Linear hash heads giving ``h`` (one per level with ``levels``); in training the
-    bi-half codes ``b`` of the whole code (each bit split at the batch median), at inference
-    ``sign(h)``; with a ``decoder`` (reconstruction objective) the input decoded from ``b``."""
+    """Linear hash heads giving ``h`` (one per level with ``levels``); the codes are the
+    signs of ``h - split``, ``split`` a running estimate of where the bi-half layer splits
+    each bit (the batch medians); in training the bi-half codes ``b`` of the whole code; with
+    a ``decoder`` (reconstruction objective) the input decoded from ``b``.
 
-    def __init__(self, backbone, heads, *, levels, freeze_backbone, gamma, decoder):
+    Training splits every bit at its batch median, not at 0: inference must threshold where
+    training split, as batch normalisation normalises with the statistics training used.
+    ``split`` is the exponential moving average of the batch split points (momentum 0.1, a
+    plain average over the first ten batches so that a short fit does not start from 0).
+    Thresholding at 0 instead put most bits' threshold several standard deviations from
+    their median (38 distinct codes for 4,000 MNIST digits, measured)."""
+
+    momentum = 0.1
+
+    def __init__(self, backbone, heads, *, levels, freeze_backbone, gamma, decoder, n_bits):
         super().__init__(backbone, heads, levels=levels, freeze_backbone=freeze_backbone)
         self.gamma = gamma
         self.decoder = decoder
+        self.register_buffer("split", torch.zeros(n_bits))
+        self.register_buffer("batches_tracked", torch.zeros((), dtype=torch.int64))
 
     def forward(self, x):
         outputs = super().forward(x)
         h = outputs["codes"]
-        binary = bi_half_sign(h, self.gamma) if self.training else torch.where(h > 0, 1.0, -1.0)
+        if self.training:
+            binary = bi_half_sign(h, self.gamma)  # ranks: the same on h and h - split
+            with torch.no_grad():
+                n = h.shape[0]
+                top = h.detach().topk(n // 2 + 1, dim=0).values  # the n // 2 largest, + next
+                batch_split = (top[n // 2 - 1] + top[n // 2]) / 2 if n > 1 else top[0]
+                self.batches_tracked += 1
+                weight = torch.clamp(1 / self.batches_tracked.float(), min=self.momentum)
+                self.split.lerp_(batch_split.float(), weight)
+        outputs["codes"] = h - self.split
+        if not self.training:
+            binary = torch.where(outputs["codes"] > 0, 1.0, -1.0)
         outputs["binary"] = binary
         if self.decoder is not None:
             outputs["recon"] = self.decoder(binary)
@@ -60,9 +88,22 @@ class BiHalf(BaseDeepHasher):
       batch). The features must stay fixed, so this needs ``freeze_backbone=True`` (with
       ``pretrained`` weights, or a module of your own: ``backbone=vgg16_features``).
 
+    A decorrelation term, ``decorrelation_weight`` times the mean squared correlation between
+    two bits of ``h`` over the batch (:func:`~skhash.deep._losses.bit_correlation_loss`),
+    keeps the bits from copying each other: the bi-half layer balances every bit, but nothing
+    in either objective stops two bits from splitting the data the same way, and with the
+    small CNN they did (on 4,000 MNIST digits at 32 bits, 6 epochs: mean correlation 0.82
+    between bits and mAP 0.16 without the term, 0.13 and 0.54 with it, against 0.45 for ITQ
+    on the pixels; measured).
+
+    The codes threshold ``h`` where training split it: at the running average of the batch
+    medians (kept in the network as ``module_.split``, as batch normalisation keeps its
+    running statistics), not at 0.
+
     ``y``, when given, labels the database (for :meth:`score`); it is not used in training.
 
-    Deviations: the reconstruction loss is the mean squared error on standardised pixels (the
+    Deviations: the decorrelation term (above; ``decorrelation_weight=0`` is the paper's
+    loss); the reconstruction loss is the mean squared error on standardised pixels (the
     paper binarises MNIST and uses the binary cross-entropy); the default backbone is a small
     CNN (the paper's auto-encoder encoder is one hidden layer of 256 units:
     ``backbone="mlp"``); the similarity objective uses every pair of a batch (the authors'
@@ -81,6 +122,8 @@ class BiHalf(BaseDeepHasher):
         objective: 1 for ``"reconstruction"``, 6 for ``"similarity"``.
     decoder_hidden : int, default=256
         Hidden units of the decoder (``"reconstruction"``).
+    decorrelation_weight : float, default=1.0
+        Weight of the penalty on correlated bits (0: the paper's loss alone).
     {deep_parameters}
 
     Attributes
@@ -107,6 +150,7 @@ class BiHalf(BaseDeepHasher):
         "objective": [StrOptions({"reconstruction", "similarity"})],
         "gamma": [None, Interval(Real, 0, None, closed="left")],
         "decoder_hidden": [Interval(Integral, 1, None, closed="left")],
+        "decorrelation_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     supervised = False
@@ -119,6 +163,7 @@ class BiHalf(BaseDeepHasher):
         objective="reconstruction",
         gamma=None,
         decoder_hidden=256,
+        decorrelation_weight=1.0,
         backbone="small_cnn",
         pretrained=None,
         backbone_lr_scale="auto",
@@ -150,6 +195,7 @@ class BiHalf(BaseDeepHasher):
         self.objective = objective
         self.gamma = gamma
         self.decoder_hidden = decoder_hidden
+        self.decorrelation_weight = decorrelation_weight
         self.backbone = backbone
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
@@ -199,6 +245,7 @@ class BiHalf(BaseDeepHasher):
             freeze_backbone=self.freeze_backbone,
             gamma=gamma,
             decoder=decoder,
+            n_bits=self.n_bits,
         )
 
     def _build_head(self, in_features, n_bits, n_classes):
@@ -220,8 +267,15 @@ class BiHalf(BaseDeepHasher):
     def _loss(self, outputs, batch):
         b = outputs["binary"]
         if self.objective == "similarity":
-            return {"similarity": similarity_preservation_loss(b, outputs["features"])}
-        return {"reconstruction": reconstruction_loss(outputs["recon"], batch["x"].flatten(1))}
+            terms = {"similarity": similarity_preservation_loss(b, outputs["features"])}
+        else:
+            recon = reconstruction_loss(outputs["recon"], batch["x"].flatten(1))
+            terms = {"reconstruction": recon}
+        if self.decorrelation_weight:
+            terms["decorrelation"] = self.decorrelation_weight * bit_correlation_loss(
+                outputs["codes"]
+            )
+        return terms
 
 
 def _tiny_instance():

@@ -19,12 +19,13 @@ class CSQ(BaseDeepHasher):
     to the centre of their labels.
 
     A backbone and a linear hash layer give ``z``; the codes are ``sign(z)``. Each class
-    ``c`` owns a fixed centre ``a_c`` in ``{-1, +1}^k``: rows of a Hadamard matrix and their
-    negations when ``n_bits`` is a power of two and there are at most ``2 * n_bits``
-    classes, otherwise random codes drawn from ``random_state`` at least ``n_bits / 4`` bits
-    apart (:func:`~skhash.deep._losses.hash_centers`; a warning says when no such set was
-    found). An item's target is the centre of its label set, ``sign(sum_c a_c)``, with ties
-    (two labels, or none) broken by a fixed random code drawn at fit
+    ``c`` owns a fixed centre ``a_c`` in ``{-1, +1}^k``: rows of a Hadamard matrix (some
+    negated, so that every bit splits the classes) and their negations when ``n_bits`` is a
+    power of two and there are at most ``2 * n_bits`` classes, otherwise random codes drawn
+    from ``random_state`` at least ``n_bits / 4`` bits apart
+    (:func:`~skhash.deep._losses.hash_centers`; a warning says when no such set was found).
+    An item's target is the centre of its label set, ``sign(sum_c a_c)``, with ties (two
+    labels, or none) broken by a fixed random code drawn at fit
     (:func:`~skhash.deep._losses.center_targets`). With ``h = tanh(z)`` the loss (Yuan et
     al. 2020, Eq. 7) is the central similarity, a bit-wise binary cross-entropy between
     ``(h + 1) / 2`` and ``(t + 1) / 2``, plus ``lambda`` times the quantization error

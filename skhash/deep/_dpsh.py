@@ -2,7 +2,7 @@
 
 from numbers import Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseDeepHasher
 from ._docs import fill_deep_doc
@@ -34,6 +34,14 @@ class DPSH(BaseDeepHasher):
       whole training set, using the codes each item got when it was last in a batch; trained
       from scratch with Adam, those stored codes lag an epoch behind the network, and on the
       digits every code collapsed to one (measured), while batch pairs train stably;
+    - ``pair_weighting="balanced"`` (the default) weighs the similar and the dissimilar pairs
+      of a batch equally in total, as HashNet does (Cao et al. 2017, Eq. 5); the paper's
+      likelihood weighs every pair alike (``pair_weighting="uniform"``). With ten balanced
+      classes about 90% of a batch's pairs are dissimilar, and the uniform likelihood is
+      mostly "push apart": on 4,000 MNIST digits, 6 epochs, it reached mAP 0.53/0.70/0.60
+      at 16/32/64 bits (measured), the balanced one 0.86 at 32 bits. An offset in the
+      likelihood, which made DSBH's binary codes learn, does not help these real-valued ones
+      (0.45-0.64, measured);
     - ``quantization_weight`` is 0.1 on means (DeepHash-pytorch's value). The authors' code
       weighs ``eta = 10`` on sums divided by ``n_batch * n_train``, which for 5,000 CIFAR-10
       training images and 32 bits is 0.064 on means;
@@ -53,6 +61,9 @@ class DPSH(BaseDeepHasher):
         Weight of the quantization error (the paper's ``eta``, on means).
     pairwise_scale : float, default=0.5
         Factor of ``Theta``: 1/2 in the paper.
+    pair_weighting : {"balanced", "uniform"}, default="balanced"
+        "balanced": similar and dissimilar pairs weigh the same in total (HashNet's
+        weighting); "uniform": every pair alike (the paper's likelihood).
     {deep_parameters}
 
     Attributes
@@ -78,6 +89,7 @@ class DPSH(BaseDeepHasher):
         **BaseDeepHasher._parameter_constraints,
         "quantization_weight": [Interval(Real, 0, None, closed="left")],
         "pairwise_scale": [Interval(Real, 0, None, closed="neither")],
+        "pair_weighting": [StrOptions({"balanced", "uniform"})],
     }
 
     def __init__(
@@ -87,6 +99,7 @@ class DPSH(BaseDeepHasher):
         image_shape=None,
         quantization_weight=0.1,
         pairwise_scale=0.5,
+        pair_weighting="balanced",
         backbone="small_cnn",
         pretrained=None,
         backbone_lr_scale="auto",
@@ -117,6 +130,7 @@ class DPSH(BaseDeepHasher):
         self.image_shape = image_shape
         self.quantization_weight = quantization_weight
         self.pairwise_scale = pairwise_scale
+        self.pair_weighting = pair_weighting
         self.backbone = backbone
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
@@ -150,7 +164,13 @@ class DPSH(BaseDeepHasher):
         u = outputs["codes"]
         S = pairwise_similarity(batch["y"])
         return {
-            "pairwise": pairwise_likelihood_loss(u, u, S, scale=self.pairwise_scale),
+            "pairwise": pairwise_likelihood_loss(
+                u,
+                u,
+                S,
+                scale=self.pairwise_scale,
+                balanced=self.pair_weighting == "balanced",
+            ),
             "quantization": self.quantization_weight * quantization_loss(u),
         }
 

@@ -3,7 +3,7 @@
 from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ._base import BaseDeepHasher
@@ -47,9 +47,22 @@ class DSBH(BaseDeepHasher):
     pass, so the losses see the binary codes themselves. Three losses are summed:
 
     - pairwise likelihood (DPSH) on ``b``: ``softplus(theta) - S theta`` with
-      ``theta = pairwise_scale * b_i . b_j`` and ``S`` = "shares a label";
+      ``theta = pairwise_scale * (b_i . b_j - pairwise_offset)`` and ``S`` = "shares a
+      label", similar and dissimilar pairs weighing the same in total
+      (``pair_weighting="balanced"``, as HashNet weighs them);
     - classification: a linear head on ``b`` (cross-entropy; BCE for multi-label ``y``);
     - bit balance on ``tanh(u)``: each bit's batch mean should be 0.
+
+    The offset and the weighting make the pairwise term learn (issue 19). Without them
+    (``pairwise_offset=0, pair_weighting="uniform"``) the likelihood asks every dissimilar
+    pair, 90% of the pairs of a batch of ten classes, for opposite codes, which no three
+    classes can have; the straight-through gradients then cancel out and hold ``u`` at 0,
+    where signs flip with noise: on 4,000 MNIST digits at 32 bits, 6 epochs, mean ``|u|``
+    was 0.02 and mAP 0.74. With the offset ``n_bits / 2``, orthogonal codes already count as
+    dissimilar (likelihood 1/2 at ``n_bits / 4`` bits apart): mAP 0.87 (``|u|`` 0.52); with
+    the balanced weighting as well, 0.92 (``|u|`` 1.6); and with the scale ``4 / n_bits``
+    instead of ``8 / n_bits``, 0.95 (``|u|`` 3.2; all measured on the same protocol, one
+    seed).
 
     Parameters
     ----------
@@ -64,10 +77,18 @@ class DSBH(BaseDeepHasher):
         Width of its fully connected feature layer.
     dropout : float, default=0.0
         Its dropout before the hash layer.
-    pairwise_weight, classification_weight, balance_weight : float, default=1.0, 1.0, 0.1
-        Loss weights.
+    pairwise_weight, classification_weight, balance_weight : float, default=1.0, 1.0, 1.0
+        Loss weights. The balance weighed 0.1, which left a bit constant over the database
+        of a small network on the digits; at 1.0 the MNIST subset's mAP is the same
+        (0.947 against 0.952, 32 bits, 6 epochs; measured).
     pairwise_scale : float or None, default=None
-        ``theta`` factor; None means ``8 / n_bits`` (``theta`` in ``[-8, 8]``).
+        ``theta`` factor; None means ``4 / n_bits`` (``theta`` in ``[-6, 2]`` with the default
+        offset: the likelihood's temperature).
+    pairwise_offset : float or None, default=None
+        Subtracted from ``b_i . b_j`` in ``theta``; None means ``n_bits / 2``.
+    pair_weighting : {"balanced", "uniform"}, default="balanced"
+        "balanced": similar and dissimilar pairs weigh the same in total; "uniform": every
+        pair alike.
     {deep_parameters}
 
     Attributes
@@ -94,6 +115,8 @@ class DSBH(BaseDeepHasher):
         "classification_weight": [Interval(Real, 0, None, closed="left")],
         "balance_weight": [Interval(Real, 0, None, closed="left")],
         "pairwise_scale": [None, Interval(Real, 0, None, closed="neither")],
+        "pairwise_offset": [None, Real],
+        "pair_weighting": [StrOptions({"balanced", "uniform"})],
     }
 
     def __init__(
@@ -106,8 +129,10 @@ class DSBH(BaseDeepHasher):
         dropout=0.0,
         pairwise_weight=1.0,
         classification_weight=1.0,
-        balance_weight=0.1,
+        balance_weight=1.0,
         pairwise_scale=None,
+        pairwise_offset=None,
+        pair_weighting="balanced",
         backbone="small_cnn",
         pretrained=None,
         backbone_lr_scale="auto",
@@ -143,6 +168,8 @@ class DSBH(BaseDeepHasher):
         self.classification_weight = classification_weight
         self.balance_weight = balance_weight
         self.pairwise_scale = pairwise_scale
+        self.pairwise_offset = pairwise_offset
+        self.pair_weighting = pair_weighting
         self.backbone = backbone
         self.pretrained = pretrained
         self.backbone_lr_scale = backbone_lr_scale
@@ -178,11 +205,15 @@ class DSBH(BaseDeepHasher):
 
     def _loss(self, outputs, batch):
         Y, b = batch["y"], outputs["binary"]
-        scale = 8 / self.n_bits if self.pairwise_scale is None else self.pairwise_scale
+        k = b.shape[1]  # this level's bits
+        scale = 4 / k if self.pairwise_scale is None else self.pairwise_scale
+        offset = k / 2 if self.pairwise_offset is None else self.pairwise_offset
+        balanced = self.pair_weighting == "balanced"
         multilabel = self._multilabel
+        S = pairwise_similarity(Y)
         return {
             "pairwise": self.pairwise_weight
-            * pairwise_likelihood_loss(b, b, pairwise_similarity(Y), scale=scale),
+            * pairwise_likelihood_loss(b, b, S, scale=scale, balanced=balanced, offset=offset),
             "classification": self.classification_weight
             * classification_loss(outputs["logits"], Y, multilabel=multilabel),
             "balance": self.balance_weight * bit_balance_loss(outputs["relaxed"]),

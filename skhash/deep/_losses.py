@@ -20,6 +20,7 @@ __all__ = [
     "SignSTE",
     "bi_half_sign",
     "bit_balance_loss",
+    "bit_correlation_loss",
     "center_targets",
     "classification_loss",
     "cosine_margin_loss",
@@ -54,10 +55,11 @@ def pairwise_similarity(y_a, y_b=None):
     return (y_a @ y_b.T > 0).to(y_a.dtype)
 
 
-def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
+def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False, offset=0.0):
     r"""Negative log-likelihood of the pairwise labels (DPSH; weighted for HashNet).
 
-    With :math:`\theta_{ij} = s \, u_i^\top v_j` the model says
+    With :math:`\theta_{ij} = s \, (u_i^\top v_j - o)` (the offset :math:`o` is 0 in DPSH
+    and HashNet) the model says
     :math:`p(S_{ij}=1) = \sigma(\theta_{ij})`, and the loss of a pair is
     :math:`\ell_{ij} = \log(1 + e^{\theta_{ij}}) - S_{ij} \theta_{ij}`, computed as
     ``softplus(theta) - S * theta`` (numerically stable). The loss is the mean of
@@ -70,6 +72,10 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
 
     (a kind of pair absent from the batch adds nothing). Li et al. use ``s = 1/2``; with
     ``n_bits`` large, a smaller ``s`` keeps ``theta`` out of saturation (HashNet: ``10 / k``).
+    An offset ``o = k / 2`` on binary codes puts the likelihood 1/2 at a Hamming distance of
+    ``k / 4`` and makes orthogonal codes (``k / 2`` apart) likely dissimilar, which ten
+    classes can all reach; with ``o = 0`` every dissimilar pair is pushed towards opposite
+    codes, which no three classes can be (DSBH's use).
 
     Parameters
     ----------
@@ -81,6 +87,8 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
         The factor ``s``.
     balanced : bool, default=False
         Weigh similar and dissimilar pairs equally in total (HashNet).
+    offset : float, default=0.0
+        The offset ``o``.
 
     References
     ----------
@@ -88,7 +96,7 @@ def pairwise_likelihood_loss(u, v, S, *, scale=0.5, balanced=False):
     pairwise labels (DPSH). IJCAI 2016. Z. Cao, M. Long, J. Wang, P. S. Yu. HashNet: deep
     learning to hash by continuation. ICCV 2017.
     """
-    theta = scale * (u @ v.T)
+    theta = scale * (u @ v.T - offset) if offset else scale * (u @ v.T)
     pair_loss = F.softplus(theta) - S * theta
     if not balanced:
         return pair_loss.mean()
@@ -173,6 +181,26 @@ def bit_balance_loss(u):
     return u.mean(dim=0).pow(2).mean()
 
 
+def bit_correlation_loss(u):
+    r"""Redundancy between bits: the mean squared correlation between two bits over a batch,
+
+    .. math:: L = \frac{1}{k(k-1)} \sum_{a \ne b} \rho_{ab}^2,
+
+    :math:`\rho` the Pearson correlation of the columns of ``u``. Codes whose bits are
+    correlated spend several bits on one split of the data; the penalty spreads them out, as
+    the uncorrelated-bits constraint of spectral hashing (Weiss et al., NIPS 2008) and the
+    decorrelation terms of deep unsupervised hashers do.
+    """
+    n, k = u.shape
+    if n < 2 or k < 2:
+        return u.sum() * 0
+    centred = u - u.mean(dim=0)
+    normed = centred / centred.pow(2).sum(dim=0).add(1e-8).sqrt()
+    corr = normed.T @ normed
+    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=u.device)
+    return corr[off_diagonal].pow(2).mean()
+
+
 def quantization_loss(u, p=2):
     r"""Quantization error ``mean(| |u| - 1 |^p)``: how far relaxed codes are from the corners.
 
@@ -225,12 +253,18 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
 
     When ``n_bits`` is a power of two, the rows of a Hadamard matrix and their negations come
     first (any two are ``n_bits / 2`` or ``n_bits`` apart), as proposed for hash centres by
-    Yuan et al. (CSQ, CVPR 2020). Further centres (more than ``2 * n_bits`` classes, or any
-    other ``n_bits``) are random codes drawn with ``generator``, each the farthest of up to
-    ``max_draws`` draws from the centres before it, stopping at the first round of draws that
-    reaches ``min_distance``. When no draw reaches it, the farthest one is kept (later centres
-    then stop at that distance) and a ``UserWarning`` gives the smallest distance between two
-    centres.
+    Yuan et al. (CSQ, CVPR 2020). The rows are negated where that makes every bit split the
+    classes as evenly as possible (the first rows alone leave bits constant over every
+    centre: 1, 2 and 4 bits with 10 classes at 16, 32 and 64 bits; see :func:`_signed_rows`);
+    any two of the first ``n_bits`` centres are orthogonal, ``n_bits / 2`` apart, and no two
+    of them antipodal, so that a multi-label target does not cancel out
+    (:func:`center_targets`). The negated rows come after them. With fewer than 5 classes no
+    signs split every bit, and the rows come in +/- pairs instead. Further centres (more than
+    ``2 * n_bits`` classes, or any other ``n_bits``) are random codes drawn with
+    ``generator``, each the farthest of up to ``max_draws`` draws from the centres before it,
+    stopping at the first round of draws that reaches ``min_distance``. When no draw reaches
+    it, the farthest one is kept (later centres then stop at that distance) and a
+    ``UserWarning`` gives the smallest distance between two centres.
 
     Parameters
     ----------
@@ -264,7 +298,11 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
     centers = np.empty((0, n_bits), dtype=np.float32)
     if n_bits & (n_bits - 1) == 0:
         H = hadamard(n_bits).astype(np.float32)
-        centers = np.concatenate([H, -H])[:n_classes]
+        if n_classes <= n_bits:
+            centers = _signed_rows(H, n_classes)
+        else:  # all the rows, signed, then their negations
+            signed = _signed_rows(H, n_bits)
+            centers = np.concatenate([signed, -signed])[:n_classes]
     closest = n_bits
     draws_per_round = 64
     # numpy, not torch, for these tiny products: torch's thread pool costs milliseconds each.
@@ -293,6 +331,38 @@ def hash_centers(n_classes, n_bits, generator=None, *, min_distance=None, max_dr
             stacklevel=2,
         )
     return torch.from_numpy(centers)
+
+
+def _signed_rows(H, n):
+    """``n`` distinct rows of the Hadamard matrix ``H`` (the all-ones row only when all are
+    needed), each possibly negated, the signs chosen so that every bit splits the rows as
+    evenly as possible: exhaustively up to 14 rows, else the best of 4,096 draws of a fixed
+    seed (the fit's generator is not used, so the random centres after these do not
+    change). Where no signs split every bit (fewer than 5 rows), +/- pairs of rows.
+
+    The first ``n`` rows as they are (CSQ's choice) agree on some bits for every row: column
+    0 of ``H`` is all ones, and 10 rows of a 16/32/64 Hadamard matrix agree on 1/2/4 bits,
+    bits that then separate no class. Negating rows keeps every two of them orthogonal
+    (``n_bits / 2`` apart) and no two antipodal, so a two-label target never cancels out.
+    """
+    k = len(H)
+    rows = H[1 : n + 1] if n < k else H
+    if n < 2:
+        return rows[:n].copy()
+    if n <= 14:
+        signs = 1 - 2 * ((np.arange(2 ** (n - 1))[:, None] >> np.arange(n)) & 1)
+    else:
+        draws = np.random.RandomState(0).randint(0, 2, size=(4096, n))
+        signs = 1 - 2 * draws
+        signs[:, 0] = 1  # a code and its negation split alike
+    plus = (signs[:, :, None] * rows[None] > 0).sum(axis=1)  # (patterns, bits)
+    split = np.minimum(plus, n - plus)
+    score = split.min(axis=1) * (k * n) + split.sum(axis=1)  # worst bit first, then all
+    best = int(score.argmax())
+    if split[best].min() == 0:  # fewer than 5 rows: +/- pairs split every bit
+        pairs = np.stack([rows, -rows], axis=1).reshape(2 * len(rows), k)
+        return pairs[:n].astype(np.float32)
+    return (rows * signs[best][:, None]).astype(np.float32)
 
 
 def center_targets(Y, centers, tie_break=None):

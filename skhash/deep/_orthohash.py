@@ -25,14 +25,14 @@ class OrthoHash(BaseDeepHasher):
     ``v`` towards a binary code, so no quantization term is needed. Multi-label ``y`` uses
     the cross-entropy against the label distribution (their label smoothing).
 
-    The class codes come from :func:`~skhash.deep._losses.hash_centers`: Hadamard rows
-    (exactly orthogonal) when ``n_bits`` is a power of two and there are at most
-    ``2 * n_bits`` classes, otherwise random codes at least ``n_bits / 4`` bits apart.
-    Deviations: the paper's default codebook is Bernoulli random codes (near-orthogonal at
-    64 bits and more; its optimised codebook, which keeps a minimum distance, is the option
-    it reports as 1-2% better); the default backbone is a small CNN trained from scratch
-    with Adam at lr 1e-3 (the paper fine-tunes an ImageNet-pretrained AlexNet or VGG-16 with
-    Adam at lr 1e-4, the backbone at 1/10 of it: ``backbone="alexnet",
+    The class codes come from :func:`~skhash.deep._losses.hash_centers`: Hadamard rows (exactly
+    orthogonal; some negated, so that every bit splits the classes) when ``n_bits`` is a power
+    of two and there are at most ``2 * n_bits`` classes, otherwise random codes at least
+    ``n_bits / 4`` bits apart. Deviations: the paper's default codebook is Bernoulli random
+    codes (near-orthogonal at 64 bits and more; its optimised codebook, which keeps a minimum
+    distance, is the option it reports as 1-2% better); the default backbone is a small CNN
+    trained from scratch with Adam at lr 1e-3 (the paper fine-tunes an ImageNet-pretrained
+    AlexNet or VGG-16 with Adam at lr 1e-4, the backbone at 1/10 of it: ``backbone="alexnet",
     pretrained="alexnet.pth", lr=1e-4`` on 224x224 images is its setup, ``backbone_lr_scale``
     is then 0.1 by default).
 
