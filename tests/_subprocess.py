@@ -1,11 +1,13 @@
 """Run test code in a fresh Python process, so that a native crash fails one test, named,
 instead of killing a pytest-xdist worker ("node down: Not properly terminated")."""
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,41 @@ def run_python(code, *, env=None, timeout=600):
     if proc.returncode != 0:
         pytest.fail(f"child process exited with status {proc.returncode}:\n{tail}")
     return proc.stdout
+
+
+# -- a function in a child process --------------------------------------------------------
+def _child(conn, func, args):
+    try:
+        conn.send(("ok", func(*args)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+    finally:
+        conn.close()
+
+
+def run_in_subprocess(func, *args, timeout=300):
+    """``func(*args)`` in a fresh (spawned) process; its return value, or a test failure
+    that names the exception, the signal that killed the child, or the timeout."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(child, func, args))
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            process.kill()
+            process.join()
+            pytest.fail(f"{func.__name__}{args} did not finish in {timeout} s.")
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            status, value = None, None
+    finally:
+        process.join(timeout=30)
+        parent.close()
+    if process.exitcode is not None and process.exitcode < 0:
+        name = signal.Signals(-process.exitcode).name
+        pytest.fail(f"{func.__name__}{args} died by signal {name} ({-process.exitcode}).")
+    if status != "ok":
+        pytest.fail(f"{func.__name__}{args} failed in the child: {value}")
+    return value

@@ -11,15 +11,12 @@ pre-sign outputs near 0, DPSH's pair weighting, BiHalf's threshold and redundant
 centres with constant bits, HashNet's continuation that did not reach the sign.
 """
 
-import multiprocessing
-import signal
-import traceback
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from _subprocess import run_in_subprocess  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from skhash.deep import _losses as L  # noqa: E402
@@ -41,46 +38,10 @@ GATE_SETTINGS = {
     "GreedyHash": dict(max_epochs=3),
     "OrthoHash": dict(max_epochs=3),
     "BiHalf": dict(max_epochs=4),
+    # contrastive: two views need an augmentation to differ (its own default)
+    "CIBHash": dict(max_epochs=10, augmentation="near_duplicates"),
 }
 MAX_MEAN_BIT_CORRELATION = 0.6
-
-
-# -- running a fit in a child process --------------------------------------------------------
-def _child(conn, func, args):
-    try:
-        conn.send(("ok", func(*args)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
-        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-    finally:
-        conn.close()
-
-
-def run_in_subprocess(func, *args, timeout=300):
-    """``func(*args)`` in a fresh (spawned) process; its return value, or a test failure
-    that names the exception, the signal that killed the child, or the timeout."""
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, func, args))
-    process.start()
-    child.close()
-    try:
-        if not parent.poll(timeout):
-            process.kill()
-            process.join()
-            pytest.fail(f"{func.__name__}{args} did not finish in {timeout} s.")
-        try:
-            status, value = parent.recv()
-        except EOFError:
-            status, value = None, None
-    finally:
-        process.join(timeout=30)
-        parent.close()
-    if process.exitcode is not None and process.exitcode < 0:
-        name = signal.Signals(-process.exitcode).name
-        pytest.fail(f"{func.__name__}{args} died by signal {name} ({-process.exitcode}).")
-    if status != "ok":
-        pytest.fail(f"{func.__name__}{args} failed in the child: {value}")
-    return value
 
 
 # -- the measures ----------------------------------------------------------------------------
@@ -121,7 +82,7 @@ def fit_and_measure(name):
 
     torch.set_num_threads(1)
     X_db, y_db, X_q, y_q = digits_split()
-    hasher = getattr(skhash, name)(**COMMON, **GATE_SETTINGS[name]).fit(X_db, y_db)
+    hasher = getattr(skhash, name)(**{**COMMON, **GATE_SETTINGS[name]}).fit(X_db, y_db)
     return code_measures(hasher, X_db, y_db, X_q, y_q)
 
 
