@@ -2,8 +2,6 @@
 
 import contextlib
 import copy
-import functools
-import inspect
 import itertools
 import math
 import os
@@ -132,29 +130,6 @@ class BaseDeepHasher(BaseHasher):
 
     supervised = True
     _embedding_layers = ("hash", "backbone")
-
-    def __init_subclass__(cls, **kwargs):
-        """Give every deep hasher the ``nested`` parameter (nested code lengths), keyword-only
-        with default None, without each method repeating it in its ``__init__``."""
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None:
-            return
-        signature = inspect.signature(init)
-        if "nested" in signature.parameters:
-            return
-
-        @functools.wraps(init)
-        def __init__(self, *args, nested=None, **params):
-            init(self, *args, **params)
-            self.nested = nested
-
-        nested = inspect.Parameter("nested", inspect.Parameter.KEYWORD_ONLY, default=None)
-        __init__.__signature__ = signature.replace(
-            parameters=[*signature.parameters.values(), nested]
-        )
-        del __init__.__wrapped__  # sklearn reads the signature above, not the method's own
-        cls.__init__ = __init__
 
     # -- what subclasses implement ----------------------------------------------------
     def _build_head(self, in_features, n_bits, n_classes):

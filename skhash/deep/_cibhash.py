@@ -130,6 +130,7 @@ class CIBHash(BaseDeepHasher):
         backbone_lr_scale="auto",
         freeze_backbone=False,
         levels=None,
+        nested=None,
         augmentation="near_duplicates",
         device="auto",
         precision="auto",
@@ -160,6 +161,7 @@ class CIBHash(BaseDeepHasher):
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
         self.levels = levels
+        self.nested = nested
         self.augmentation = augmentation
         self.device = device
         self.precision = precision

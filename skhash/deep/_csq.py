@@ -83,6 +83,7 @@ class CSQ(BaseDeepHasher):
         backbone_lr_scale="auto",
         freeze_backbone=False,
         levels=None,
+        nested=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -112,6 +113,7 @@ class CSQ(BaseDeepHasher):
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
         self.levels = levels
+        self.nested = nested
         self.augmentation = augmentation
         self.device = device
         self.precision = precision

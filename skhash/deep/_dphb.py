@@ -114,6 +114,7 @@ class DPHB(BaseDeepHasher):
         backbone_lr_scale="auto",
         freeze_backbone=False,
         levels=None,
+        nested=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -149,6 +150,7 @@ class DPHB(BaseDeepHasher):
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
         self.levels = levels
+        self.nested = nested
         self.augmentation = augmentation
         self.device = device
         self.precision = precision

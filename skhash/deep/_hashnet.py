@@ -107,6 +107,7 @@ class HashNet(BaseDeepHasher):
         backbone_lr_scale="auto",
         freeze_backbone=False,
         levels=None,
+        nested=None,
         augmentation="auto",
         device="auto",
         precision="auto",
@@ -139,6 +140,7 @@ class HashNet(BaseDeepHasher):
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
         self.levels = levels
+        self.nested = nested
         self.augmentation = augmentation
         self.device = device
         self.precision = precision

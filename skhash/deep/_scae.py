@@ -274,6 +274,7 @@ class SCAE(BaseDeepHasher):
         backbone_lr_scale="auto",
         freeze_backbone=False,
         levels=None,
+        nested=None,
         augmentation=None,
         device="auto",
         precision="auto",
@@ -310,6 +311,7 @@ class SCAE(BaseDeepHasher):
         self.backbone_lr_scale = backbone_lr_scale
         self.freeze_backbone = freeze_backbone
         self.levels = levels
+        self.nested = nested
         self.augmentation = augmentation
         self.device = device
         self.precision = precision
