@@ -10,7 +10,18 @@ from skhash.index._mih import MultiIndexHashing
 from skhash.index._mih_plan import radius_substrings, substring_widths
 from skhash.index._numba_search import radius_search as scan_radius
 
-TABLE_ARRAYS = ("widths", "starts", "order", "offsets", "dir_keys", "kptr", "optr")
+TABLE_ARRAYS = (
+    "widths",
+    "starts",
+    "order",
+    "offsets",
+    "dir_keys",
+    "kptr",
+    "optr",
+    "prefix",
+    "pptr",
+    "pshift",
+)
 
 
 def near_codes(rng, n, n_bits, n_queries):
@@ -99,7 +110,8 @@ def test_alternates_follow_adds_and_removals_and_pickles():
     restored = pickle.loads(pickle.dumps(tables))
     assert set(restored.alternates) == built
     old = pickle.loads(pickle.dumps(tables))
-    del old.__dict__["alternates"]  # tables pickled before alternates existed
+    for name in ("alternates", "prefix", "pptr", "pshift"):  # pickled before they existed
+        del old.__dict__[name]
     want = scan_radius(queries, database[keep], 0)
     assert_same_hits(old.radius_search(queries, database[keep], 0), want)
     assert set(old.alternates) == {1}  # built again on first use

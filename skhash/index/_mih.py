@@ -106,12 +106,14 @@ def _build_sparse(blocks, n, starts, widths, order, prefix_bits, sorted_keys):
 
 
 @_jit
-def _bucket(t, key, dense, dir_keys, kptr, offsets, optr):
+def _bucket(t, key, dense, dir_keys, kptr, offsets, optr, prefix, pptr, pshift):
     """Positions ``[lo, hi)`` in ``order[t]`` of the ids whose table-``t`` key is ``key``."""
     if dense:
         b = optr[t] + np.int64(key)
         return offsets[b], offsets[b + 1]
-    lo, hi = kptr[t], kptr[t + 1]
+    # the keys sharing the key's top bits (about one), found in the prefix index
+    b = pptr[t] + np.int64(key >> np.uint64(pshift[t]))
+    lo, hi = kptr[t] + np.int64(prefix[b]), kptr[t] + np.int64(prefix[b + 1])
     while lo < hi:
         mid = (lo + hi) // 2
         if dir_keys[mid] < key:
@@ -137,6 +139,9 @@ def _search_one(
     kptr,
     offsets,
     optr,
+    prefix,
+    pptr,
+    pshift,
     radius,
     k,
     max_checks,
@@ -172,7 +177,18 @@ def _search_one(
                 limit = np.uint64(1) << np.uint64(widths[t])
                 mask = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
                 while mask < limit:
-                    lo, hi = _bucket(t, sub_q[t] ^ mask, dense, dir_keys, kptr, offsets, optr)
+                    lo, hi = _bucket(
+                        t,
+                        sub_q[t] ^ mask,
+                        dense,
+                        dir_keys,
+                        kptr,
+                        offsets,
+                        optr,
+                        prefix,
+                        pptr,
+                        pshift,
+                    )
                     checks += 1 + hi - lo
                     if 0 < max_checks < checks:
                         return buf_d, buf_i, -1
@@ -251,6 +267,9 @@ def _radius_one(
     kptr,
     offsets,
     optr,
+    prefix,
+    pptr,
+    pshift,
     radius,
     max_checks,
     sub_q,
@@ -278,7 +297,10 @@ def _radius_one(
             limit = np.uint64(1) << np.uint64(widths[t])
             mask = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
             while mask < limit:
-                lo, hi = _bucket(t, sub_q[t] ^ mask, dense, dir_keys, kptr, offsets, optr)
+                key = sub_q[t] ^ mask
+                lo, hi = _bucket(
+                    t, key, dense, dir_keys, kptr, offsets, optr, prefix, pptr, pshift
+                )
                 checks += 1 + hi - lo
                 if 0 < max_checks < checks:
                     return -1
@@ -422,6 +444,8 @@ class MultiIndexHashing:
             self.offsets = np.zeros(int(sizes.sum()), dtype=id_dtype(n))
             self.dir_keys = np.empty(0, dtype=np.uint32)
             self.kptr = np.zeros(m + 1, dtype=np.int64)
+            self.prefix, self.pptr = np.zeros(1, np.uint32), np.zeros(1, np.int64)
+            self.pshift = np.zeros(1, np.int64)
             if n:
                 _build_dense(
                     codes.blocks, n, self.starts, self.widths, self.order, self.offsets, self.optr
@@ -446,6 +470,23 @@ class MultiIndexHashing:
         counts = np.array([len(k) for k, _ in directories], dtype=np.int64)
         self.kptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.optr = self.kptr[:-1] + np.arange(len(directories))
+        self._set_prefix_index()
+
+    def _set_prefix_index(self):
+        """Sparse tables: where each run of keys with the same top bits starts in
+        ``dir_keys``, so a probe reads about one key instead of binary-searching them all
+        (top bits: ``log2`` of the distinct keys, so the index is no longer than the keys)."""
+        parts, shifts = [], []
+        for t, width in enumerate(self.widths):
+            keys = self.dir_keys[self.kptr[t] : self.kptr[t + 1]].astype(np.uint64)
+            bits = min(int(width), int(np.log2(max(len(keys), 1))))
+            shifts.append(int(width) - bits)
+            bounds = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(shifts[-1])
+            parts.append(np.searchsorted(keys, bounds).astype(np.uint32))
+        self.prefix = np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+        sizes = [len(p) for p in parts]
+        self.pptr = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        self.pshift = np.array(shifts, dtype=np.int64)
 
     def _directory(self, t):
         """Table ``t``'s directory: ``(keys or None when dense, offsets)``."""
@@ -577,10 +618,17 @@ class MultiIndexHashing:
                 self.optr,
                 self.starts,
                 self.widths,
+                *self._tables()[8:],
             )
         )
 
     def _tables(self):
+        if "prefix" not in self.__dict__:  # pickled before the prefix index existed
+            if self.dense:
+                self.prefix, self.pptr = np.zeros(1, np.uint32), np.zeros(1, np.int64)
+                self.pshift = np.zeros(1, np.int64)
+            else:
+                self._set_prefix_index()
         return (
             self.starts,
             self.widths,
@@ -590,6 +638,9 @@ class MultiIndexHashing:
             self.kptr,
             self.offsets,
             self.optr,
+            self.prefix,
+            self.pptr,
+            self.pshift,
         )
 
     def knn_search(

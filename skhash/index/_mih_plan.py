@@ -32,13 +32,13 @@ def id_dtype(n_database):
     return np.dtype(np.uint32 if n_database < 2**32 else np.int64)
 
 
-# Relative costs on the search's critical path, in units of one candidate checked (a random
-# read of its packed code): a dense directory probe is one random read of the offsets; a
-# sparse one is a binary search over the table's distinct keys, whose last levels miss the
-# cache. Fitted to radius 0-3 searches over 2M uniform 64-bit codes (docs/benchmarks.md,
-# multi-index section): with 2 tables of 32 bits radius 0-1 beat 4 of 16; radius 3 over
-# 3 sparse tables of 21-22 bits ran at half the speed of 4 dense tables of 16 bits.
-PROBE_COST = {True: 1.0, False: 8.0}
+# Relative costs of a search step, in units of one candidate checked (its packed code read,
+# its distance and substrings compared: independent reads that overlap). A bucket probe is a
+# chain of dependent reads: a dense directory's offsets then the bucket; a sparse one's
+# prefix index, keys and offsets, then the bucket. Fitted to radius 0-4 searches over 2M
+# uniform 64-bit codes with 2, 3 and 4 tables, 1 thread (docs/benchmarks.md, multi-index
+# section): dense probe ~0.2 us, sparse ~0.7 us, candidate ~0.07 us.
+PROBE_COST = {True: 3.0, False: 10.0}
 CHECK_COST = 1.0
 
 
