@@ -361,10 +361,11 @@ def _radius_kernel(queries, blocks, tables, radius, max_checks, counts, buf_d, b
                 d_row[b], i_row[b] = d, x
 
 
-@_pjit
+@_jit
 def _compact(rows, counts, buf_d, buf_i, starts, flat_d, flat_i):
-    """Rows ``rows`` of the sorted hit buffers into the flat results at ``starts``."""
-    for r in prange(rows.shape[0]):
+    """Rows ``rows`` of the sorted hit buffers into the flat results at ``starts`` (one
+    thread: a copy of the hits, cheaper than waking the others on a busy machine)."""
+    for r in range(rows.shape[0]):
         q = rows[r]
         for j in range(counts[r]):
             flat_d[starts[q] + j] = buf_d[r, j]
