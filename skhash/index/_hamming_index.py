@@ -560,7 +560,8 @@ class HammingIndex(BaseEstimator):
             Arrays of int64 ids (or positions), nearest first, ties by position.
         """
         database, dist, pos = self._radius_positions(codes, radius, packed)
-        ind = to_object_array([self._ids_of(database, p) for p in pos])
+        # without ids the positions are the answer: no call per query (many small queries)
+        ind = to_object_array(pos if database.ids is None else [database.ids[p] for p in pos])
         return (to_object_array(dist), ind) if return_distance else ind
 
     def _radius_positions(self, codes, radius, packed, n_jobs="index"):

@@ -30,8 +30,14 @@ from numba import prange
 
 from . import _numba_search
 from ._backend import DEFAULT_MEMORY_BUDGET
-from ._mih_plan import dense_directory, id_dtype, substring_widths
-from ._numba_search import _code_distance, _jit, _pjit, _popcount, _Threads, collect_hits
+from ._mih_plan import (
+    MAX_WIDTH,
+    dense_directory,
+    id_dtype,
+    radius_substrings,
+    substring_widths,
+)
+from ._numba_search import _code_distance, _jit, _pjit, _popcount, _Threads
 from ._packing import BLOCK_SIZE, as_blocked
 
 
@@ -71,13 +77,43 @@ def _build_dense(blocks, n, starts, widths, order, offsets, optr):
             fill[keys[j]] += 1
 
 
+@_pjit
+def _build_sparse(blocks, n, starts, widths, order, prefix_bits, sorted_keys):
+    """Positions sorted by each table's key, stably: a counting sort on the key's top
+    ``prefix_bits`` bits, then an insertion sort within each of those (short) runs."""
+    for t in prange(widths.shape[0]):
+        keys = np.empty(n, dtype=np.uint64)
+        _table_keys(blocks, 0, starts[t], widths[t], keys)
+        shift = np.uint64(max(widths[t] - prefix_bits, 0))
+        fill = np.zeros((1 << min(prefix_bits, widths[t])) + 1, dtype=np.int64)
+        for j in range(n):
+            fill[np.int64(keys[j] >> shift) + 1] += 1
+        for b in range(fill.shape[0] - 1):
+            fill[b + 1] += fill[b]
+        first = fill.copy()
+        for j in range(n):
+            key = keys[j]
+            b = np.int64(key >> shift)
+            i = fill[b]
+            fill[b] += 1
+            # equal keys never pass each other: positions stay ascending within a bucket
+            while i > first[b] and sorted_keys[t, i - 1] > key:
+                sorted_keys[t, i] = sorted_keys[t, i - 1]
+                order[t, i] = order[t, i - 1]
+                i -= 1
+            sorted_keys[t, i] = key
+            order[t, i] = j
+
+
 @_jit
-def _bucket(t, key, dense, dir_keys, kptr, offsets, optr):
+def _bucket(t, key, dense, dir_keys, kptr, offsets, optr, prefix, pptr, pshift):
     """Positions ``[lo, hi)`` in ``order[t]`` of the ids whose table-``t`` key is ``key``."""
     if dense:
         b = optr[t] + np.int64(key)
         return offsets[b], offsets[b + 1]
-    lo, hi = kptr[t], kptr[t + 1]
+    # the keys sharing the key's top bits (about one), found in the prefix index
+    b = pptr[t] + np.int64(key >> np.uint64(pshift[t]))
+    lo, hi = kptr[t] + np.int64(prefix[b]), kptr[t] + np.int64(prefix[b + 1])
     while lo < hi:
         mid = (lo + hi) // 2
         if dir_keys[mid] < key:
@@ -103,6 +139,9 @@ def _search_one(
     kptr,
     offsets,
     optr,
+    prefix,
+    pptr,
+    pshift,
     radius,
     k,
     max_checks,
@@ -138,7 +177,18 @@ def _search_one(
                 limit = np.uint64(1) << np.uint64(widths[t])
                 mask = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
                 while mask < limit:
-                    lo, hi = _bucket(t, sub_q[t] ^ mask, dense, dir_keys, kptr, offsets, optr)
+                    lo, hi = _bucket(
+                        t,
+                        sub_q[t] ^ mask,
+                        dense,
+                        dir_keys,
+                        kptr,
+                        offsets,
+                        optr,
+                        prefix,
+                        pptr,
+                        pshift,
+                    )
                     checks += 1 + hi - lo
                     if 0 < max_checks < checks:
                         return buf_d, buf_i, -1
@@ -205,17 +255,156 @@ def _knn_kernel(queries, blocks, n_d, tables, k, max_checks, out_d, out_i, gave_
         out_i[q, :size] = ind[:size]
 
 
-@_pjit
-def _radius_kernel(
-    queries, blocks, n_d, tables, radius, max_checks, capacity, counts, buf_d, buf_i, gave_up
+@_jit
+def _radius_one(
+    query,
+    blocks,
+    starts,
+    widths,
+    order,
+    dense,
+    dir_keys,
+    kptr,
+    offsets,
+    optr,
+    prefix,
+    pptr,
+    pshift,
+    radius,
+    max_checks,
+    sub_q,
+    out_d,
+    out_i,
 ):
-    for q in prange(queries.shape[0]):
-        dist, ind, size = _search_one(queries[q], blocks, n_d, *tables, radius, 1, max_checks)
-        gave_up[q] = size < 0
-        counts[q] = size = max(size, 0)
-        n = min(size, capacity)
-        buf_d[q, :n] = dist[:n]
-        buf_i[q, :n] = ind[:n]
+    """Hits of one query within ``radius``, unsorted, into ``out_d``/``out_i``: their count.
+
+    The caller's buffers are reused across queries (no allocation per query); hits past
+    their length are counted, not stored. ``-1`` when ``max_checks`` was passed.
+    """
+    m = widths.shape[0]
+    capacity = out_d.shape[0]
+    for t in range(m):
+        sub_q[t] = _extract(query, starts[t], widths[t])
+    size = 0
+    checks = 0
+    for s in range(radius // m + 1):
+        for t in range(m):
+            if m * s + t > radius:
+                return size
+            if s > widths[t]:
+                continue
+            # every key at distance exactly s: Gosper's hack over s-bit masks
+            limit = np.uint64(1) << np.uint64(widths[t])
+            mask = (np.uint64(1) << np.uint64(s)) - np.uint64(1)
+            while mask < limit:
+                key = sub_q[t] ^ mask
+                lo, hi = _bucket(
+                    t, key, dense, dir_keys, kptr, offsets, optr, prefix, pptr, pshift
+                )
+                checks += 1 + hi - lo
+                if 0 < max_checks < checks:
+                    return -1
+                for p in range(lo, hi):
+                    x = order[t, p]
+                    block, j = blocks[x // BLOCK_SIZE], x % BLOCK_SIZE
+                    d = _code_distance(query, block, j)
+                    if d > radius:
+                        continue
+                    if s > 0 or t > 0:  # stage (0, 0) is every code's first it reaches
+                        first = True
+                        for u in range(m):
+                            if u != t:
+                                du = _popcount(
+                                    _extract(block[:, j], starts[u], widths[u]) ^ sub_q[u]
+                                )
+                                if du < s or (u < t and du == s):
+                                    first = False
+                                    break
+                        if not first:
+                            continue
+                    if size < capacity:
+                        out_d[size] = d
+                        out_i[size] = x
+                    size += 1
+                if s == 0:
+                    break
+                low = mask & (~mask + np.uint64(1))
+                ripple = mask + low
+                mask = (((ripple ^ mask) >> np.uint64(2)) // low) | ripple
+    return size
+
+
+@_pjit
+def _radius_kernel(queries, blocks, tables, radius, max_checks, counts, buf_d, buf_i, gave_up):
+    # queries in contiguous chunks, a few per thread: the substring buffer is made once per
+    # chunk and the hits go straight into the caller's rows
+    n_q = queries.shape[0]
+    n_chunks = min(n_q, 64)
+    m = tables[1].shape[0]
+    capacity = buf_d.shape[1]
+    for c in prange(n_chunks):
+        sub_q = np.empty(m, dtype=np.uint64)
+        for q in range(c * n_q // n_chunks, (c + 1) * n_q // n_chunks):
+            size = _radius_one(
+                queries[q], blocks, *tables, radius, max_checks, sub_q, buf_d[q], buf_i[q]
+            )
+            gave_up[q] = size < 0
+            counts[q] = size = max(size, 0)
+            # sorted by (distance, position) here, while the row is in cache (few hits)
+            d_row, i_row = buf_d[q], buf_i[q]
+            for a in range(1, min(size, capacity)):
+                d, x = d_row[a], i_row[a]
+                b = a
+                while b > 0 and (d_row[b - 1] > d or (d_row[b - 1] == d and i_row[b - 1] > x)):
+                    d_row[b], i_row[b] = d_row[b - 1], i_row[b - 1]
+                    b -= 1
+                d_row[b], i_row[b] = d, x
+
+
+@_jit
+def _compact(rows, counts, buf_d, buf_i, starts, flat_d, flat_i):
+    """Rows ``rows`` of the sorted hit buffers into the flat results at ``starts`` (one
+    thread: a copy of the hits, cheaper than waking the others on a busy machine)."""
+    for r in range(rows.shape[0]):
+        q = rows[r]
+        for j in range(counts[r]):
+            flat_d[starts[q] + j] = buf_d[r, j]
+            flat_i[starts[q] + j] = buf_i[r, j]
+
+
+def _collect(kernel, n_queries, memory_budget, capacity=64):
+    """Hits of every query, sorted, as lists of per-query views of two flat arrays.
+
+    ``kernel(rows, capacity, counts, buf_d, buf_i)`` stores the first ``capacity`` hits of
+    each query of ``rows``, sorted, and counts them all; queries with more hits run again
+    with room for all of them, in groups that fit ``memory_budget``.
+    """
+    if n_queries == 0:
+        return [], []
+    rows = np.arange(n_queries)
+    capacity = int(max(1, min(capacity, memory_budget // (16 * n_queries))))
+    counts = np.zeros(n_queries, dtype=np.int64)
+    buf_d = np.empty((n_queries, capacity), dtype=np.int64)
+    buf_i = np.empty((n_queries, capacity), dtype=np.int64)
+    kernel(rows, capacity, counts, buf_d, buf_i)
+    stops = np.cumsum(counts)
+    starts = stops - counts
+    flat_d = np.empty(int(stops[-1]), dtype=np.int32)
+    flat_i = np.empty(int(stops[-1]), dtype=np.int64)
+    _compact(rows, np.minimum(counts, capacity), buf_d, buf_i, starts, flat_d, flat_i)
+    over = np.flatnonzero(counts > capacity)
+    while len(over):
+        cap = int(counts[over].max())
+        group = over[: max(1, memory_budget // (16 * cap))]
+        over = over[len(group) :]
+        g_counts = np.zeros(len(group), dtype=np.int64)
+        g_d = np.empty((len(group), cap), dtype=np.int64)
+        g_i = np.empty((len(group), cap), dtype=np.int64)
+        kernel(group, cap, g_counts, g_d, g_i)
+        _compact(group, g_counts, g_d, g_i, starts, flat_d, flat_i)
+    bounds = stops.tolist()
+    cuts = list(zip([0, *bounds[:-1]], bounds, strict=True))
+    return [flat_d[a:b] for a, b in cuts], [flat_i[a:b] for a, b in cuts]
 
 
 class MultiIndexHashing:
@@ -242,6 +431,9 @@ class MultiIndexHashing:
         self.n_bits = n_bits
         self.n_database = n
         self.fixed_layout = n_substrings is not None or dense is not None
+        # other table sets, by number of tables, built when a radius search would rather
+        # use them (see radius_substrings); kept up to date by appended and removed
+        self.alternates = {}
         self.widths = substring_widths(n_bits, n, n_substrings)
         self.starts = np.concatenate(([0], np.cumsum(self.widths)[:-1])).astype(np.int64)
         m = len(self.widths)
@@ -253,19 +445,23 @@ class MultiIndexHashing:
             self.offsets = np.zeros(int(sizes.sum()), dtype=id_dtype(n))
             self.dir_keys = np.empty(0, dtype=np.uint32)
             self.kptr = np.zeros(m + 1, dtype=np.int64)
+            self.prefix, self.pptr = np.zeros(1, np.uint32), np.zeros(1, np.int64)
+            self.pshift = np.zeros(1, np.int64)
             if n:
                 _build_dense(
                     codes.blocks, n, self.starts, self.widths, self.order, self.offsets, self.optr
                 )
             return
+        sorted_keys = np.empty((m, n), dtype=np.uint32)
+        if n:  # about one code per run of the counting sort: the insertion sorts are short
+            prefix_bits = max(1, min(MAX_WIDTH, int(np.log2(n))))
+            _build_sparse(
+                codes.blocks, n, self.starts, self.widths, self.order, prefix_bits, sorted_keys
+            )
         directories = []
-        keys = np.empty(n, dtype=np.uint64)
-        for t in range(m):
-            _table_keys(codes.blocks, 0, self.starts[t], self.widths[t], keys)
-            order = np.argsort(keys, kind="stable")
-            self.order[t] = order
-            unique, first = np.unique(keys[order], return_index=True)
-            directories.append((unique, np.append(first, n)))
+        for keys in sorted_keys:
+            first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))[: len(keys)]
+            directories.append((keys[first], np.append(first, n)))
         self._set_sparse_directories(directories)
 
     def _set_sparse_directories(self, directories):
@@ -275,6 +471,23 @@ class MultiIndexHashing:
         counts = np.array([len(k) for k, _ in directories], dtype=np.int64)
         self.kptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.optr = self.kptr[:-1] + np.arange(len(directories))
+        self._set_prefix_index()
+
+    def _set_prefix_index(self):
+        """Sparse tables: where each run of keys with the same top bits starts in
+        ``dir_keys``, so a probe reads about one key instead of binary-searching them all
+        (top bits: ``log2`` of the distinct keys, so the index is no longer than the keys)."""
+        parts, shifts = [], []
+        for t, width in enumerate(self.widths):
+            keys = self.dir_keys[self.kptr[t] : self.kptr[t + 1]].astype(np.uint64)
+            bits = min(int(width), int(np.log2(max(len(keys), 1))))
+            shifts.append(int(width) - bits)
+            bounds = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(shifts[-1])
+            parts.append(np.searchsorted(keys, bounds).astype(np.uint32))
+        self.prefix = np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+        sizes = [len(p) for p in parts]
+        self.pptr = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        self.pshift = np.array(shifts, dtype=np.int64)
 
     def _directory(self, t):
         """Table ``t``'s directory: ``(keys or None when dense, offsets)``."""
@@ -288,6 +501,7 @@ class MultiIndexHashing:
         new = object.__new__(MultiIndexHashing)
         new.__dict__.update(self.__dict__)
         new.n_database, new.order = n, order
+        new.alternates = {}
         if self.dense:
             new.offsets = np.concatenate([o for _, o in directories]).astype(order.dtype)
         else:
@@ -341,7 +555,10 @@ class MultiIndexHashing:
             # new codes go at the end of their bucket: positions stay ascending within it
             order[t] = np.insert(self.order[t], ends.astype(np.intp), new_order + n_old)
             directories.append(directory)
-        return self._updated(n, order, directories)
+        new = self._updated(n, order, directories)
+        alternates = {m: a.appended(codes) for m, a in self._alternates().items()}
+        new.alternates = {m: a for m, a in alternates.items() if a is not None}
+        return new
 
     def removed(self, keep):
         """The tables without the codes where ``keep`` (bool, one per code) is False.
@@ -366,12 +583,33 @@ class MultiIndexHashing:
                 held = np.diff(offsets) > 0
                 keys, offsets = keys[held], np.append(offsets[:-1][held], n)
             directories.append((keys, offsets))
-        return self._updated(n, order, directories)
+        new = self._updated(n, order, directories)
+        alternates = {m: a.removed(keep) for m, a in self._alternates().items()}
+        new.alternates = {m: a for m, a in alternates.items() if a is not None}
+        return new
+
+    def _alternates(self):
+        """The other table sets (tables pickled before they existed have none)."""
+        return self.__dict__.setdefault("alternates", {})
+
+    def for_radius(self, radius, database):
+        """The table set a radius-``radius`` search runs on: these tables, or another set
+        with fewer, wider tables when the cost model expects it to be cheaper (built here
+        on first use and kept; a layout fixed at construction is always used as is)."""
+        if self.fixed_layout or self.n_database == 0:
+            return self
+        m = radius_substrings(self.n_bits, self.n_database, radius)
+        if m == len(self.widths):
+            return self
+        alternates = self._alternates()
+        if m not in alternates:
+            alternates[m] = MultiIndexHashing(database, self.n_bits, n_substrings=m)
+        return alternates[m]
 
     @property
     def nbytes(self):
-        """Memory held by the tables, in bytes (the codes are not counted)."""
-        return sum(
+        """Memory held by the tables and the other sets built, in bytes (not the codes)."""
+        return sum(a.nbytes for a in self._alternates().values()) + sum(
             a.nbytes
             for a in (
                 self.order,
@@ -381,10 +619,17 @@ class MultiIndexHashing:
                 self.optr,
                 self.starts,
                 self.widths,
+                *self._tables()[8:],
             )
         )
 
     def _tables(self):
+        if "prefix" not in self.__dict__:  # pickled before the prefix index existed
+            if self.dense:
+                self.prefix, self.pptr = np.zeros(1, np.uint32), np.zeros(1, np.int64)
+                self.pshift = np.zeros(1, np.int64)
+            else:
+                self._set_prefix_index()
         return (
             self.starts,
             self.widths,
@@ -394,6 +639,9 @@ class MultiIndexHashing:
             self.kptr,
             self.offsets,
             self.optr,
+            self.prefix,
+            self.pptr,
+            self.pshift,
         )
 
     def knn_search(
@@ -448,7 +696,7 @@ class MultiIndexHashing:
         """
         queries = np.ascontiguousarray(query_words, dtype=np.uint64)
         codes = as_blocked(database)
-        tables = self._tables()
+        tables = self.for_radius(int(radius), codes)._tables()
         gave_up = np.zeros(len(queries), dtype=np.bool_)
 
         def kernel(rows, capacity, counts, buf_d, buf_i):
@@ -456,11 +704,9 @@ class MultiIndexHashing:
             _radius_kernel(
                 queries[rows],
                 codes.blocks,
-                len(codes),
                 tables,
                 int(radius),
                 int(max_checks or 0),
-                capacity,
                 counts,
                 buf_d,
                 buf_i,
@@ -469,7 +715,7 @@ class MultiIndexHashing:
             gave_up[rows] |= flags
 
         with _Threads(n_jobs):
-            dist, ind = collect_hits(kernel, len(queries), len(codes), memory_budget)
+            dist, ind = _collect(kernel, len(queries), memory_budget)
         return (dist, ind) if max_checks is None else (dist, ind, gave_up)
 
     def pairwise_distances(

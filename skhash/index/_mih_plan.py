@@ -32,13 +32,51 @@ def id_dtype(n_database):
     return np.dtype(np.uint32 if n_database < 2**32 else np.int64)
 
 
-def expected_cost(widths, n_database, radius):
-    """Buckets probed plus codes checked by a radius-``radius`` search on uniform codes."""
+# Relative costs of a search step, in units of one candidate checked (its packed code read,
+# its distance and substrings compared: independent reads that overlap). A bucket probe is a
+# chain of dependent reads: a dense directory's offsets then the bucket; a sparse one's
+# prefix index, keys and offsets, then the bucket. Fitted to radius 0-4 searches over 2M
+# uniform 64-bit codes with 2, 3 and 4 tables, 1 thread (docs/benchmarks.md, multi-index
+# section): dense probe ~0.2 us, sparse ~0.7 us, candidate ~0.07 us.
+PROBE_COST = {True: 3.0, False: 10.0}
+CHECK_COST = 1.0
+
+
+def expected_cost(widths, n_database, radius, dense=None, weighted=True):
+    """Expected cost of a radius-``radius`` search on uniform codes (see ``PROBE_COST``).
+
+    Every stage ``(s, t)`` with ``m * s + t <= radius`` probes ``comb(width_t, s)`` buckets,
+    each holding ``n_database / 2 ** width_t`` codes on average, and checks them.
+    ``weighted=False`` counts buckets probed plus codes checked instead (the unit of a
+    capped search's ``max_checks``).
+    """
+    if dense is None:
+        dense = dense_directory(widths, n_database)
+    probe = PROBE_COST[bool(dense)] if weighted else 1.0
     m, cost = len(widths), 0.0
     for s in range(int(max(widths)) + 1):
         for t, width in enumerate(widths):
             if m * s + t > radius:
                 return cost
             n_keys = comb(int(width), s)
-            cost += n_keys * (1.0 + n_database / 2.0 ** int(width))
+            check = CHECK_COST if weighted else 1.0
+            cost += n_keys * (probe + check * n_database / 2.0 ** int(width))
     return cost
+
+
+def radius_substrings(n_bits, n_database, radius):
+    """Number of tables a radius-``radius`` search should use: the cheapest expected cost.
+
+    At most the default (Norouzi's ``log2(n_database)``-bit substrings, which kNN and large
+    radii use) and at least ``n_bits / 32``: fewer, wider tables probe fewer buckets and
+    check fewer codes at small radii, but need more probes as the radius grows.
+    """
+    default = len(substring_widths(n_bits, n_database))
+    fewest = len(substring_widths(n_bits, n_database, 1))
+    costs = {
+        m: expected_cost(substring_widths(n_bits, n_database, m), n_database, radius)
+        for m in range(fewest, default + 1)
+    }
+    # ties (and near ties, within the model's accuracy) go to the default: no extra tables
+    best = min(costs, key=costs.get)
+    return default if costs[default] <= 1.1 * costs[best] else best

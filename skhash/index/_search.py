@@ -258,9 +258,11 @@ def _mih_may_pay(database, kind, arg):
     max_checks = _auto_max_checks(len(database))
     if kind == "knn":  # at least the k codes returned are checked
         return arg < max_checks
-    from ._mih_plan import expected_cost, substring_widths
+    from ._mih_plan import expected_cost, radius_substrings, substring_widths
 
-    # radius search: its cost on uniform random codes must fit the cap (real codes, with
-    # uneven buckets, cost more for some queries: those are scanned)
-    widths = substring_widths(database.n_bits, len(database))
-    return max_checks > 0 and expected_cost(widths, len(database), arg) < max_checks
+    # radius search: its cost on uniform random codes, on the table set it would use, must
+    # fit the cap (real codes, with uneven buckets, cost more for some queries: those are
+    # scanned)
+    n_bits, n = database.n_bits, len(database)
+    widths = substring_widths(n_bits, n, radius_substrings(n_bits, n, arg))
+    return max_checks > 0 and expected_cost(widths, n, arg, weighted=False) < max_checks
