@@ -294,17 +294,18 @@ default="phash"
 
     Examples
     --------
-    >>> from skimage import data
     >>> import numpy as np
+    >>> from sklearn.datasets import load_sample_images
     >>> from skhash import PerceptualHash
-    >>> photos = [data.astronaut(), data.chelsea(), data.coffee()]
-    >>> crops = np.stack([p[:256, :256] for p in photos])  # (3, 256, 256, 3) uint8
+    >>> china, flower = load_sample_images().images
+    >>> crops = np.stack([china[:256, :256], china[150:406, 350:606],
+    ...                   flower[:256, :256], flower[150:406, 350:606]])  # (4, 256, 256, 3)
     >>> hasher = PerceptualHash(method="phash").fit(crops)
     >>> hasher.transform(crops).shape
-    (3, 64)
+    (4, 64)
     >>> darker = (crops * 0.8).astype(np.uint8)
     >>> hasher.kneighbors(darker, n_neighbors=1, return_distance=False).ravel()
-    array([0, 1, 2])
+    array([0, 1, 2, 3])
     """
 
     _parameter_constraints: dict = {

@@ -38,9 +38,17 @@ def test_default_index_searches_on_every_core(codes, seen_n_jobs):
     assert seen_n_jobs == [-1]
 
 
+def _two_joblib_workers():
+    """A joblib context of 2 workers: parallel_config (joblib >= 1.3) or, before it,
+    parallel_backend."""
+    if hasattr(joblib, "parallel_config"):
+        return joblib.parallel_config(n_jobs=2)
+    return joblib.parallel_backend("loky", n_jobs=2)
+
+
 def test_none_keeps_scikit_learn_meaning(codes):
     assert HammingIndex(n_jobs=None).fit(codes).n_threads_ == 1
-    with joblib.parallel_config(n_jobs=2):
+    with _two_joblib_workers():
         assert HammingIndex(n_jobs=None).fit(codes).n_threads_ == 2
     assert HammingIndex(n_jobs=1, backend="mih").fit(codes).backend_ == "mih"
 

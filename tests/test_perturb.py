@@ -9,9 +9,9 @@ NEW_KINDS = ("jpeg", "scale", "gain", "contrast", "blur", "hflip")
 
 
 def _photo_crops():
-    from skimage import data
+    from sklearn.datasets import load_sample_images
 
-    photo = data.astronaut()
+    photo = load_sample_images().images[0]
     return np.stack([photo[i : i + 32, 100:132] for i in (0, 100, 200)]).transpose(0, 3, 1, 2)
 
 

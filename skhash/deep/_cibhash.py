@@ -97,9 +97,9 @@ class CIBHash(BaseDeepHasher):
     Examples
     --------
     >>> import numpy as np
-    >>> from skimage import data
+    >>> from sklearn.datasets import load_sample_images
     >>> from skhash import CIBHash
-    >>> photo = data.astronaut()
+    >>> photo = load_sample_images().images[0]  # scikit-learn's photo of a temple in China
     >>> crops = np.stack([photo[i:i + 32, j:j + 32] for i in range(0, 256, 32)
     ...                   for j in range(0, 256, 32)])
     >>> hasher = CIBHash(n_bits=16, max_epochs=2, device="cpu", random_state=0).fit(crops)
