@@ -9,14 +9,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._search import SearchMixin
 from .index import HammingIndex
 from .reranking import RERANK_MODES, check_bit_weights, learn_bit_weights
+from .utils._image_input import channels_first
 from .utils.validation import Count, NJobs, check_labels
 
-__all__ = ["BaseHasher", "check_numeric_dtype"]
+__all__ = ["BaseHasher", "check_numeric_dtype", "validate_image_array"]
 
 
 def check_numeric_dtype(X):
@@ -27,6 +34,33 @@ def check_numeric_dtype(X):
     if kind in "Mm":
         raise TypeError(f"X must hold numbers; got an array of dtype {X.dtype}.")
     return X
+
+
+def validate_image_array(estimator, X, *, reset, flat_shape):
+    """``(X, flat)``: an array-like of images as an ``(n, C, H, W)`` view in its own numeric
+    dtype, and whether it came as flat ``(n, d)`` rows.
+
+    Flat rows are validated as ``estimator``'s features (``validate_data``: feature count
+    and names) and reshaped to ``flat_shape(d)``; ``(n, H, W)``, ``(n, C, H, W)`` and
+    ``(n, H, W, C)`` arrays only have their feature names checked.
+    """
+    if not hasattr(X, "ndim") and not hasattr(X, "iloc"):
+        X = np.asarray(X)  # lists, and objects with __array__
+    if getattr(X, "ndim", 2) == 2:
+        X = validate_data(estimator, X, reset=reset, dtype="numeric", ensure_min_samples=1)
+        check_numeric_dtype(X)
+        return X.reshape(len(X), *flat_shape(X.shape[1])), True
+    _check_feature_names(estimator, X, reset=reset)
+    X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
+    check_numeric_dtype(X)
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim != 4:
+        raise ValueError(
+            "Expected images of shape (n, H, W), (n, C, H, W) or (n, H, W, C), or flat "
+            f"(n, d) rows; got an array of shape {X.shape}."
+        )
+    return channels_first(X), False
 
 
 def _warn_if_one_code(hasher, codes):

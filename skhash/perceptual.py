@@ -27,12 +27,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names, check_array, validate_data
 
-from .base import BaseHasher, check_numeric_dtype
+from .base import BaseHasher, validate_image_array
 from .reranking import RERANK_MODES
 from .utils._image_input import (
-    channels_first,
     infer_image_shape,
     is_path_list,
     split_item,
@@ -398,25 +396,11 @@ default="phash"
         return _Images(len(paths), lambda i: _open_image(paths[i]), labels)
 
     def _array_images(self, X, *, reset):
-        if not hasattr(X, "ndim") and not hasattr(X, "iloc"):
-            X = np.asarray(X)
-        if getattr(X, "ndim", 2) == 2:
-            X = validate_data(self, X, reset=reset, dtype="numeric", ensure_min_samples=1)
-            check_numeric_dtype(X)
-            shape = infer_image_shape(X.shape[1], self.image_shape)
-            X = X.reshape(len(X), *shape)
-        else:
-            _check_feature_names(self, X, reset=reset)
-            X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
-            check_numeric_dtype(X)
-            if X.ndim == 3:
-                X = X[:, None]
-            if X.ndim != 4:
-                raise ValueError(
-                    "Expected images of shape (n, H, W), (n, C, H, W) or (n, H, W, C), or "
-                    f"flat (n, d) rows; got an array of shape {X.shape}."
-                )
-            X = channels_first(X)
+        def flat_shape(n_features):
+            return infer_image_shape(n_features, self.image_shape)
+
+        X, flat = validate_image_array(self, X, reset=reset, flat_shape=flat_shape)
+        if not flat:
             self._forget_features(reset)
         if X.shape[1] not in (1, 3, 4):
             raise ValueError(

@@ -16,14 +16,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import (
-    _check_feature_names,
-    check_array,
     check_is_fitted,
-    validate_data,
 )
 from torch import nn
 
-from ..base import BaseHasher, check_numeric_dtype
+from ..base import BaseHasher, validate_image_array
 from ..reranking import check_bit_weights, learn_level_weights
 from ._augment import Augmentation, check_augmentation
 from ._backbones import build_backbone, check_backbone_spec, init_weights, set_generator
@@ -33,7 +30,6 @@ from ._inputs import (
     ImageSource,
     Preprocessing,
     array_source,
-    channels_first,
     dataset_source,
     infer_image_shape,
     is_path_list,
@@ -251,25 +247,12 @@ class BaseDeepHasher(BaseHasher):
 
     def _validate_array(self, X, *, reset):
         """``(n, C, H, W)`` view of an array-like, in its own numeric dtype."""
-        if not hasattr(X, "ndim") and not hasattr(X, "iloc"):
-            X = np.asarray(X)  # lists, and objects with __array__
-        if getattr(X, "ndim", 2) == 2:
-            X = validate_data(self, X, reset=reset, dtype="numeric", ensure_min_samples=1)
-            check_numeric_dtype(X)
-            shape = infer_image_shape(X.shape[1], self.image_shape) if reset else None
-            return X.reshape(len(X), *(shape or self.image_shape_))
-        _check_feature_names(self, X, reset=reset)
-        X = check_array(X, allow_nd=True, dtype="numeric", ensure_min_samples=1)
-        check_numeric_dtype(X)
-        if X.ndim == 3:
-            X = X[:, None]
-        if X.ndim != 4:
-            raise ValueError(
-                f"Expected images of shape (n, H, W), (n, C, H, W) or (n, H, W, C), or flat "
-                f"(n, d) rows; got an array of shape {X.shape}."
-            )
-        X = channels_first(X)
-        if reset and self.image_shape is not None:
+
+        def flat_shape(n_features):
+            return infer_image_shape(n_features, self.image_shape) if reset else self.image_shape_
+
+        X, flat = validate_image_array(self, X, reset=reset, flat_shape=flat_shape)
+        if reset and not flat and self.image_shape is not None:
             shape = tuple(X.shape[1:])
             if infer_image_shape(math.prod(shape), self.image_shape) != shape:
                 raise ValueError(
